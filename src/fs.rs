@@ -1,0 +1,1 @@
+//! The asynchronous twins of `std::fs`, run on the blocking pool.

@@ -1,0 +1,9 @@
+//! bureau: a small async runtime in the shape of Node's event loop.
+//!
+//! One thread runs an executor that polls futures; a reactor built on
+//! `polling` tells it when sockets and timers are ready; a separate thread
+//! pool runs the calls that can only block. The three meet here, in
+//! [`block_on`].
+
+pub mod fs;
+pub mod net;

@@ -1,0 +1,1 @@
+//! Asynchronous networking: cheap-to-clone TCP, UDP and Unix socket handles over [`crate::Async`].
