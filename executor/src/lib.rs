@@ -1,0 +1,1 @@
+//! The executor: tasks, run queues, the run loop, and the park/unpark protocol.
