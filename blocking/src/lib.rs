@@ -1,1 +1,56 @@
-//! The blocking pool: runs the calls that can only block on threads of their own, and wakes the awaiting future when they finish.
+//! The blocking pool: runs the calls that can only block on threads of
+//! their own, and wakes the awaiting future when they finish.
+//!
+//! The event loop's thread must never wait for a disk, a name lookup or a
+//! CPU-heavy job; [`unblock`] hands such work to the pool instead. This
+//! crate must never know about the executor or the reactor: it only speaks
+//! `Future` and `Waker`.
+
+mod config;
+mod pool;
+mod sync;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_task::Task;
+
+pub use pool::Pool;
+
+/// How long an idle thread of the process-wide pool waits for work before it exits.
+const KEEP_ALIVE: Duration = Duration::from_millis(500);
+
+/// The process-wide pool, created at first use from the environment.
+fn global() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let value = std::env::var_os(config::MAX_THREADS_VAR);
+        match config::parse_max_threads(value.as_deref()) {
+            Ok(max_threads) => Pool::new(max_threads, KEEP_ALIVE),
+            Err(message) => panic!("bureau: {message}"),
+        }
+    })
+}
+
+/// Runs the blocking function `f` on the process-wide pool and returns a
+/// task that completes with its result.
+///
+/// Threads start on demand up to 500 at once, or `BUREAU_MAX_THREADS`; a
+/// value there that is not a positive integer panics at first use. A panic
+/// in `f` resurfaces where the task is awaited. Dropping the task before a
+/// thread picks the job up means `f` never runs.
+///
+/// ```
+/// use bureau_blocking::unblock;
+///
+/// let contents = unblock(|| std::fs::read_to_string("Cargo.toml"));
+/// let contents = futures_lite::future::block_on(contents).unwrap();
+/// assert!(contents.contains("[package]"));
+/// ```
+pub fn unblock<T, F>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    global().spawn(f)
+}
