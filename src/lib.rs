@@ -7,3 +7,5 @@
 
 pub mod fs;
 pub mod net;
+
+pub use bureau_blocking::unblock;
