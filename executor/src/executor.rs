@@ -1,0 +1,342 @@
+//! [`LocalExecutor`]: spawns tasks and runs them on the thread that owns it.
+//!
+//! Three ways drive it: [`LocalExecutor::block_on`] (the run loop, sleeping
+//! in a [`Park`]), [`LocalExecutor::run`] (the same loop as a future, inside
+//! some other executor), and [`LocalExecutor::try_tick`] /
+//! [`LocalExecutor::tick`] (one task at a time). This file must never learn
+//! how a parker sleeps: epoll and timers belong to the reactor.
+
+use crate::active::Active;
+use crate::park::{Park, Unpark};
+use crate::queue::{FAIRNESS_BATCH, RunQueue};
+use crate::sleep::Sleeper;
+use crate::sync::Arc;
+use async_task::{Builder, Runnable};
+use futures_lite::future::{self, FutureExt};
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use crate::sync::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+/// A handle to a spawned task, and a future that resolves to its output.
+///
+/// Dropping a `Task` cancels it; [`Task::detach`](async_task::Task::detach)
+/// lets it run on unobserved; [`Task::cancel`](async_task::Task::cancel)
+/// cancels it and returns its output if it had already finished. A panic
+/// inside the task resurfaces where its `Task` is awaited.
+///
+/// # Examples
+///
+/// ```
+/// use bureau_executor::{LocalExecutor, Task, ThreadParker};
+///
+/// let ex = LocalExecutor::new();
+/// let task: Task<u32> = ex.spawn(async { 7 });
+/// assert_eq!(ex.block_on(&mut ThreadParker::new(), task), 7);
+/// ```
+pub type Task<T> = async_task::Task<T>;
+
+/// A single-threaded executor: its tasks need not be `Send`, and they all run
+/// on the thread that created it.
+///
+/// Dropping the executor cancels its unfinished tasks and drops their
+/// futures.
+///
+/// # Examples
+///
+/// ```
+/// use bureau_executor::{LocalExecutor, ThreadParker};
+/// use std::rc::Rc;
+///
+/// let ex = LocalExecutor::new();
+/// let shared = Rc::new(5); // not `Send`, and that is fine here
+/// let task = ex.spawn({
+///     let shared = shared.clone();
+///     async move { *shared * 2 }
+/// });
+/// assert_eq!(ex.block_on(&mut ThreadParker::new(), task), 10);
+/// ```
+pub struct LocalExecutor {
+    queue: Arc<RunQueue>,
+    /// Also makes the executor `!Send` and `!Sync`, as its tasks are.
+    active: Rc<RefCell<Active>>,
+}
+
+impl LocalExecutor {
+    /// Creates an executor owned by the current thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = bureau_executor::LocalExecutor::new();
+    /// assert!(ex.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        LocalExecutor {
+            queue: RunQueue::new(),
+            active: Rc::new(RefCell::new(Active::default())),
+        }
+    }
+
+    /// Spawns `future` as a task of this executor; it starts running the
+    /// next time the executor runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let task = ex.spawn(async { "hello" });
+    /// assert!(ex.try_tick());
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
+        let key = self.active.borrow_mut().reserve();
+        let finished = Finished {
+            active: self.active.clone(),
+            key,
+        };
+        let future = async move {
+            let _finished = finished;
+            future.await
+        };
+        let queue = self.queue.clone();
+        let (runnable, task) = Builder::new()
+            .propagate_panic(true)
+            .spawn_local(move |()| future, move |runnable| queue.schedule(runnable));
+        self.active.borrow_mut().fill(key, runnable.waker());
+        runnable.schedule();
+        task
+    }
+
+    /// Runs one queued task, if there is one, and says whether it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// assert!(!ex.try_tick()); // nothing to run
+    /// ex.spawn(async {}).detach();
+    /// assert!(ex.try_tick());
+    /// ```
+    pub fn try_tick(&self) -> bool {
+        match self.queue.pop() {
+            Some(runnable) => {
+                runnable.run();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits until a task is queued, then runs it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let task = ex.spawn(async { 1 });
+    /// futures_lite::future::block_on(ex.tick());
+    /// assert!(task.is_finished());
+    /// ```
+    pub async fn tick(&self) {
+        future::poll_fn(|cx| self.poll_runnable(cx)).await.run();
+    }
+
+    /// Runs this executor's tasks while awaiting `future`, and returns its
+    /// output.
+    ///
+    /// Use it to drive a `LocalExecutor` from inside another executor; on a
+    /// thread of its own, [`block_on`](Self::block_on) is cheaper.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let task = ex.spawn(async { 20 });
+    /// let out = futures_lite::future::block_on(ex.run(async { task.await + 1 }));
+    /// assert_eq!(out, 21);
+    /// ```
+    pub async fn run<T>(&self, future: impl Future<Output = T>) -> T {
+        let runner = async {
+            loop {
+                for _ in 0..FAIRNESS_BATCH {
+                    self.tick().await;
+                }
+                future::yield_now().await;
+            }
+        };
+        future.or(runner).await
+    }
+
+    /// Runs this executor on the current thread until `future` completes,
+    /// sleeping in `parker` whenever there is nothing to run.
+    ///
+    /// The parker also gets a non-blocking turn at least once every 64 task
+    /// polls, so a reactor behind it keeps collecting I/O and timer events
+    /// while tasks are busy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::{LocalExecutor, ThreadParker};
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let task = ex.spawn(async move { tx.send(3).unwrap() });
+    /// ex.block_on(&mut ThreadParker::new(), task);
+    /// assert_eq!(rx.recv().unwrap(), 3);
+    /// ```
+    pub fn block_on<P: Park, F: Future>(&self, parker: &mut P, future: F) -> F::Output {
+        let unpark = Waker::from(std::sync::Arc::new(UnparkWaker(parker.unparker())));
+        let main = std::sync::Arc::new(MainWake {
+            woken: AtomicBool::new(true),
+            queue: self.queue.clone(),
+        });
+        let main_waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&main_waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            let mut polled = 0;
+            while polled < FAIRNESS_BATCH {
+                let Some(runnable) = self.queue.pop() else {
+                    break;
+                };
+                runnable.run();
+                polled += 1;
+            }
+            if polled == FAIRNESS_BATCH {
+                parker.park(Some(Duration::ZERO));
+                continue;
+            }
+            if main.woken.load(Ordering::Acquire) {
+                continue;
+            }
+            if self.queue.prepare_sleep(Sleeper::Parker, &unpark) {
+                parker.park(None);
+            }
+            self.queue.awake();
+        }
+    }
+
+    /// Whether every task spawned on this executor has finished (or been
+    /// cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let task = ex.spawn(async {});
+    /// assert!(!ex.is_empty());
+    /// while ex.try_tick() {}
+    /// assert!(ex.is_empty());
+    /// # drop(task);
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.active.borrow().len() == 0
+    }
+
+    /// Takes the next queued task, or registers `cx`'s waker to hear of one.
+    fn poll_runnable(&self, cx: &mut Context<'_>) -> Poll<Runnable> {
+        loop {
+            if let Some(runnable) = self.queue.pop() {
+                return Poll::Ready(runnable);
+            }
+            if self.queue.prepare_sleep(Sleeper::Future, cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Default for LocalExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for LocalExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalExecutor")
+            .field("active", &self.active.borrow().len())
+            .field("idle", &self.queue.is_idle())
+            .finish()
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // Wake every unfinished task so that it is queued, then drop the
+        // queued runnables: that drops the tasks' futures here, on the
+        // thread they belong to.
+        let wakers = self.active.borrow_mut().take_all();
+        for waker in wakers {
+            waker.wake();
+        }
+        self.queue.close();
+    }
+}
+
+/// Frees a task's slot in [`Active`] when its future completes or is dropped,
+/// even if it was never polled.
+struct Finished {
+    active: Rc<RefCell<Active>>,
+    key: usize,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        if let Ok(mut active) = self.active.try_borrow_mut() {
+            active.remove(self.key);
+        }
+    }
+}
+
+/// The waker that the sleep protocol calls to end a [`Park::park`].
+struct UnparkWaker<U>(U);
+
+impl<U: Unpark> Wake for UnparkWaker<U> {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The waker of the future passed to [`LocalExecutor::block_on`].
+struct MainWake {
+    woken: AtomicBool,
+    queue: Arc<RunQueue>,
+}
+
+impl Wake for MainWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            self.queue.notify();
+        }
+    }
+}

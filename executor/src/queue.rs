@@ -1,0 +1,181 @@
+//! The run queue: where a woken task waits for its turn.
+//!
+//! Wakes from the executor's own thread go to a plain `VecDeque` that only
+//! that thread may touch (no atomic read-modify-write on this fast path);
+//! wakes from any other thread go to a lock-free `ConcurrentQueue` and tell
+//! the sleep protocol. Popping is FIFO, and the remote queue is pulled in at
+//! least once every [`FAIRNESS_BATCH`] pops, so neither side can starve the
+//! other. This file must never run a task: it only stores them.
+
+use crate::sleep::{Sleep, Sleeper};
+use crate::sync::{Arc, thread_local};
+use async_task::Runnable;
+use concurrent_queue::ConcurrentQueue;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
+
+/// How many tasks the loop polls before it looks at the remote queue and
+/// gives the parker a non-blocking turn.
+pub(crate) const FAIRNESS_BATCH: usize = 64;
+
+/// The state one executor shares with the schedule functions of its tasks,
+/// which any thread may call.
+pub(crate) struct RunQueue {
+    local: OwnerCell<Local>,
+    remote: ConcurrentQueue<Runnable>,
+    sleep: Sleep,
+}
+
+struct Local {
+    queue: VecDeque<Runnable>,
+    /// Pops since the remote queue was last pulled in.
+    pops: usize,
+    /// Set once the executor is dropped: new tasks are dropped, not queued.
+    closed: bool,
+}
+
+impl RunQueue {
+    /// Creates the run queue of an executor owned by the current thread.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(RunQueue {
+            local: OwnerCell::new(Local {
+                queue: VecDeque::new(),
+                pops: 0,
+                closed: false,
+            }),
+            remote: ConcurrentQueue::unbounded(),
+            sleep: Sleep::new(),
+        })
+    }
+
+    /// Queues a woken task; called by its schedule function on any thread.
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        match self.local.with(runnable, |local, runnable| {
+            if local.closed {
+                return Some(runnable);
+            }
+            local.queue.push_back(runnable);
+            None
+        }) {
+            Ok(None) => self.sleep.notify_local(),
+            // The executor is gone: drop the task, outside the borrow.
+            Ok(Some(runnable)) => drop(runnable),
+            // A closed remote queue means the executor is gone: the runnable
+            // is dropped here, which is all that is left to do with it.
+            Err(runnable) => {
+                if self.remote.push(runnable).is_ok() {
+                    self.sleep.notify();
+                }
+            }
+        }
+    }
+
+    /// Takes the next task to run, if any. Must be called on the owner thread.
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        self.local
+            .with((), |local, ()| {
+                local.pops += 1;
+                if local.pops >= FAIRNESS_BATCH || local.queue.is_empty() {
+                    local.pops = 0;
+                    for _ in 0..self.remote.len() {
+                        match self.remote.pop() {
+                            Ok(runnable) => local.queue.push_back(runnable),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                local.queue.pop_front()
+            })
+            .unwrap_or(None)
+    }
+
+    /// Whether no task waits in either queue.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.remote.is_empty()
+            && self
+                .local
+                .with((), |local, ()| local.queue.is_empty())
+                .unwrap_or(true)
+    }
+
+    /// See [`Sleep::prepare`].
+    pub(crate) fn prepare_sleep(&self, how: Sleeper, waker: &Waker) -> bool {
+        self.sleep.prepare(how, waker)
+    }
+
+    /// See [`Sleep::awake`].
+    pub(crate) fn awake(&self) {
+        self.sleep.awake();
+    }
+
+    /// Tells the loop to look again, from any thread.
+    pub(crate) fn notify(&self) {
+        if self.local.is_owner() {
+            self.sleep.notify_local();
+        } else {
+            self.sleep.notify();
+        }
+    }
+
+    /// Drops every queued task and refuses new remote ones. Called when the
+    /// executor is dropped, on its own thread.
+    pub(crate) fn close(&self) {
+        let _ = self.local.with((), |local, ()| local.closed = true);
+        self.remote.close();
+        while self.pop().is_some() {}
+    }
+}
+
+/// A value that only the thread which created it may touch.
+///
+/// Other threads get their argument back from [`OwnerCell::with`], so the
+/// cell is `Sync` without a lock; a `RefCell` inside catches reentrant use
+/// from the owner thread itself.
+struct OwnerCell<T> {
+    owner: u64,
+    value: RefCell<T>,
+}
+
+// SAFETY: `value` is only reached through `with`, which first checks that the
+// calling thread is `owner`; so the `RefCell` is never touched by two threads,
+// and `Sync` only lets other threads fail that check. `T: Send` because the
+// cell, and so `T`, may be dropped on another thread once the owner is done.
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
+impl<T> OwnerCell<T> {
+    fn new(value: T) -> Self {
+        OwnerCell {
+            owner: current_thread_id(),
+            value: RefCell::new(value),
+        }
+    }
+
+    fn is_owner(&self) -> bool {
+        current_thread_id() == self.owner
+    }
+
+    /// Runs `f` on the value and `arg` if this is the owner thread;
+    /// otherwise gives `arg` back. Reentrant use on the owner thread also
+    /// gives `arg` back.
+    fn with<A, R>(&self, arg: A, f: impl FnOnce(&mut T, A) -> R) -> Result<R, A> {
+        if !self.is_owner() {
+            return Err(arg);
+        }
+        match self.value.try_borrow_mut() {
+            Ok(mut value) => Ok(f(&mut value, arg)),
+            Err(_) => Err(arg),
+        }
+    }
+}
+
+/// A number that names the current thread for as long as the process lives
+/// (a `ThreadId` would cost a reference-count update to read).
+fn current_thread_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
+}

@@ -1,0 +1,99 @@
+//! Where the executor, the reactor and the pool meet: [`block_on`] runs this
+//! thread's executor and parks it in the reactor, and [`spawn`] puts a task
+//! on that executor.
+//!
+//! Each thread has one executor, created on first use and kept for the
+//! thread's life, so tasks spawned in one `block_on` go on running in the
+//! next one on the same thread. This file must never implement scheduling,
+//! polling or timers itself: it only connects the crates that do.
+
+use crate::{LocalExecutor, Task};
+use bureau_executor::ThreadParker;
+use std::cell::Cell;
+use std::future::Future;
+
+thread_local! {
+    static EXECUTOR: LocalExecutor = LocalExecutor::new();
+    static INSIDE_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs this thread's executor and the reactor until `future` completes, and
+/// returns its output.
+///
+/// Tasks [`spawn`]ed inside keep running while it waits. When there is
+/// nothing to run, the thread sleeps in the kernel until a socket, a timer or
+/// another thread wakes it.
+///
+/// # Panics
+///
+/// If called inside another `bureau::block_on` on the same thread: `.await`
+/// the future, or [`spawn`] it, instead.
+///
+/// # Examples
+///
+/// ```
+/// let answer = bureau::block_on(async {
+///     let task = bureau::spawn(async { 6 * 7 });
+///     task.await
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    let _inside = InsideBlockOn::enter();
+    let mut parker = ThreadParker::new();
+    EXECUTOR.with(|executor| executor.block_on(&mut parker, future))
+}
+
+/// Spawns `future` onto the executor of the [`block_on`] running on this
+/// thread. The future need not be `Send`.
+///
+/// Dropping the returned [`Task`] cancels the task; call
+/// [`detach`](Task::detach) to let it run on its own.
+///
+/// # Panics
+///
+/// Outside [`block_on`]: there is no executor to run the task.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// bureau::block_on(async {
+///     let name = Rc::new("not Send");
+///     let task = bureau::spawn(async move { name.len() });
+///     assert_eq!(task.await, 8);
+/// });
+/// ```
+pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
+    if !INSIDE_BLOCK_ON.with(Cell::get) {
+        panic!(
+            "bureau::spawn was called outside bureau::block_on: there is no executor on this \
+             thread to run the task. Call it from inside bureau::block_on(..), or create a \
+             bureau::LocalExecutor and spawn onto that."
+        );
+    }
+    EXECUTOR.with(|executor| executor.spawn(future))
+}
+
+/// Marks this thread as inside [`block_on`] while it lives.
+struct InsideBlockOn;
+
+impl InsideBlockOn {
+    fn enter() -> Self {
+        if INSIDE_BLOCK_ON.with(|inside| inside.replace(true)) {
+            panic!(
+                "bureau::block_on was called inside another bureau::block_on on the same \
+                 thread, which would stop the outer loop: .await the future, or bureau::spawn \
+                 it, instead."
+            );
+        }
+        InsideBlockOn
+    }
+}
+
+impl Drop for InsideBlockOn {
+    fn drop(&mut self) {
+        INSIDE_BLOCK_ON.with(|inside| inside.set(false));
+    }
+}
