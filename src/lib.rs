@@ -7,5 +7,11 @@
 
 pub mod fs;
 pub mod net;
+mod runtime;
+
+pub use bureau_executor::{LocalExecutor, Task, yield_now};
+pub use runtime::{block_on, spawn};
+
+pub use futures_lite::{future, io, prelude, stream};
 
 pub use bureau_blocking::unblock;
