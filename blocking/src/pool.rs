@@ -114,7 +114,7 @@ impl Pool {
         let inner = self.inner.clone();
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| run_once(f),
-            move |runnable| inner.submit(runnable),
+            move |runnable| submit(&inner, runnable),
         );
         runnable.schedule();
         task
@@ -131,42 +131,6 @@ impl Inner {
         // No code panics while holding the lock, so poisoning cannot happen;
         // should it, the counts are still consistent.
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues a job and makes sure some thread will run it.
-    fn submit(self: &Arc<Self>, runnable: Runnable) {
-        if self.queue.push(runnable).is_err() {
-            unreachable!("the pool's queue is unbounded and never closed");
-        }
-        let mut counts = self.lock();
-        if counts.sleeping > 0 {
-            counts.sleeping -= 1;
-            counts.wakeups += 1;
-            drop(counts);
-            self.job_ready.notify_one();
-        } else if counts.threads < self.max_threads {
-            counts.threads += 1;
-            drop(counts);
-            self.start_worker();
-        }
-        // Otherwise every thread is busy and the job waits its turn: a busy
-        // worker looks at the queue before it goes idle.
-    }
-
-    fn start_worker(self: &Arc<Self>) {
-        let inner = self.clone();
-        let Err(err) = spawn_thread(THREAD_NAME, move || inner.work()) else {
-            return;
-        };
-        let mut counts = self.lock();
-        counts.threads -= 1;
-        if counts.threads == 0 {
-            drop(counts);
-            panic!(
-                "bureau: the blocking pool cannot start a thread and has none to run the job: {err}"
-            );
-        }
-        // A live worker will get to the job.
     }
 
     /// A worker's life: run jobs while there are any, sleep while idle,
@@ -199,4 +163,40 @@ impl Inner {
             }
         }
     }
+}
+
+/// Queues a job and makes sure some thread will run it.
+fn submit(inner: &Arc<Inner>, runnable: Runnable) {
+    if inner.queue.push(runnable).is_err() {
+        unreachable!("the pool's queue is unbounded and never closed");
+    }
+    let mut counts = inner.lock();
+    if counts.sleeping > 0 {
+        counts.sleeping -= 1;
+        counts.wakeups += 1;
+        drop(counts);
+        inner.job_ready.notify_one();
+    } else if counts.threads < inner.max_threads {
+        counts.threads += 1;
+        drop(counts);
+        start_worker(inner);
+    }
+    // Otherwise every thread is busy and the job waits its turn: a busy
+    // worker looks at the queue before it goes idle.
+}
+
+fn start_worker(inner: &Arc<Inner>) {
+    let worker = inner.clone();
+    let Err(err) = spawn_thread(THREAD_NAME, move || worker.work()) else {
+        return;
+    };
+    let mut counts = inner.lock();
+    counts.threads -= 1;
+    if counts.threads == 0 {
+        drop(counts);
+        panic!(
+            "bureau: the blocking pool cannot start a thread and has none to run the job: {err}"
+        );
+    }
+    // A live worker will get to the job.
 }
