@@ -11,6 +11,7 @@ use crate::park::{Park, Unpark};
 use crate::queue::{FAIRNESS_BATCH, RunQueue};
 use crate::sleep::Sleeper;
 use crate::sync::Arc;
+use crate::sync::{AtomicBool, Ordering};
 use async_task::{Builder, Runnable};
 use futures_lite::future::{self, FutureExt};
 use std::cell::RefCell;
@@ -18,7 +19,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use crate::sync::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
