@@ -50,10 +50,16 @@ struct Inner {
 /// How many workers exist and what the idle ones are doing.
 ///
 /// Invariant: `sleeping + wakeups` is the number of workers inside (or just
-/// returning from) the wait on `job_ready`.
+/// returning from) the wait on `job_ready`, and `returning` is at most the
+/// number of workers whose job has finished and that have not yet come back
+/// to the queue.
 struct Counts {
     /// Worker threads alive.
     threads: usize,
+    /// Workers whose job has just finished, unclaimed: each looks at the
+    /// queue before it sleeps, so a submitter may count on one of them
+    /// rather than start a thread.
+    returning: usize,
     /// Idle workers that no submitter has claimed yet.
     sleeping: usize,
     /// Idle workers claimed by a submitter and told to look at the queue.
@@ -80,6 +86,7 @@ impl Pool {
                 queue: ConcurrentQueue::unbounded(),
                 counts: Mutex::new(Counts {
                     threads: 0,
+                    returning: 0,
                     sleeping: 0,
                     wakeups: 0,
                 }),
@@ -112,8 +119,9 @@ impl Pool {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
+        let finished = self.inner.clone();
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
-            move |()| run_once(f),
+            move |()| run_job(f, finished),
             move |runnable| submit(&inner, runnable),
         );
         runnable.schedule();
@@ -122,8 +130,13 @@ impl Pool {
 }
 
 /// A future that calls `f` when first polled and is then ready.
-async fn run_once<T, F: FnOnce() -> T>(f: F) -> T {
-    f()
+///
+/// Its worker counts itself as returning before the task completes, so a
+/// submitter woken by that completion finds the warm worker.
+async fn run_job<T, F: FnOnce() -> T>(f: F, inner: Arc<Inner>) -> T {
+    let output = f();
+    inner.lock().returning += 1;
+    output
 }
 
 impl Inner {
@@ -142,6 +155,9 @@ impl Inner {
                 drop(counts);
                 runnable.run();
                 counts = self.lock();
+                // Unless a submitter claimed it (this worker or another: the
+                // counts do not care which), the mark of the finished job goes.
+                counts.returning = counts.returning.saturating_sub(1);
                 continue;
             }
             counts.sleeping += 1;
@@ -176,6 +192,9 @@ fn submit(inner: &Arc<Inner>, runnable: Runnable) {
         counts.wakeups += 1;
         drop(counts);
         inner.job_ready.notify_one();
+    } else if counts.returning > 0 {
+        // That worker pops from the queue before it can sleep.
+        counts.returning -= 1;
     } else if counts.threads < inner.max_threads {
         counts.threads += 1;
         drop(counts);
