@@ -6,7 +6,9 @@
 //! crate must never know about the executor or the reactor: it only speaks
 //! `Future` and `Waker`.
 
+mod adapter;
 mod config;
+mod pipe;
 mod pool;
 mod sync;
 
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 use async_task::Task;
 
+pub use adapter::Unblock;
 pub use pool::Pool;
 
 /// How long an idle thread of the process-wide pool waits for work before it exits.
