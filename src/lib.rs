@@ -14,4 +14,4 @@ pub use runtime::{block_on, spawn};
 
 pub use futures_lite::{future, io, prelude, stream};
 
-pub use bureau_blocking::unblock;
+pub use bureau_blocking::{Unblock, unblock};
