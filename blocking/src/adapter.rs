@@ -448,6 +448,18 @@ impl<T: Send + 'static> Unblock<T> {
     }
 }
 
+impl<T> Drop for Unblock<T> {
+    fn drop(&mut self) {
+        // Bytes handed to a write are written even if nobody flushes: the
+        // writing job, told the pipe has ended, finishes on its own.
+        if let State::Writing(writer, task) = std::mem::replace(&mut self.state, State::Idle(None))
+        {
+            drop(writer);
+            task.detach();
+        }
+    }
+}
+
 /// On the pool: pushes the iterator's items into the pipe until it ends or
 /// the reader goes away.
 fn fill_with_items<T: Iterator>(mut io: Box<T>, mut writer: Writer<T::Item>) -> Box<T> {

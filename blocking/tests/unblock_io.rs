@@ -224,3 +224,33 @@ fn writing_after_reading_lands_where_reading_stopped_after_a_seek() {
         assert_eq!(std::fs::read(&path).unwrap(), b"0123ab6789");
     });
 }
+
+#[test]
+fn bytes_written_without_a_flush_still_arrive_after_a_drop() {
+    struct Sink(Vec<u8>, std::sync::mpsc::Sender<Vec<u8>>);
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Drop for Sink {
+        fn drop(&mut self) {
+            let _ = self.1.send(std::mem::take(&mut self.0));
+        }
+    }
+    within(10, || {
+        let (sent, received) = std::sync::mpsc::channel();
+        let mut io = Unblock::new(Sink(Vec::new(), sent));
+        // Less than the buffer, so the writing job may not have started yet.
+        block_on(io.write_all(&sample(100))).unwrap();
+        drop(io);
+        let arrived = received
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(arrived, sample(100));
+    });
+}
