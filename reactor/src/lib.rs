@@ -1,1 +1,30 @@
-//! The reactor: waits on sockets and timers in the kernel (through `polling`) and wakes the futures that wait on them.
+//! bureau's reactor: waits on sockets and timers in the kernel (through
+//! `polling`, edge-triggered) and wakes the futures that wait on them.
+//!
+//! It must never poll futures or know about tasks, and never start a thread
+//! unless a future waits outside any [`Parker`]-driven loop (then one helper
+//! thread drives the reactor so the future still completes).
+//!
+//! ```
+//! use std::time::Duration;
+//! use bureau_reactor::{timeout, Timer, TimedOut};
+//! futures_lite::future::block_on(async {
+//!     Timer::after(Duration::from_millis(1)).await;
+//!     assert_eq!(timeout(Duration::from_millis(1), Timer::never()).await, Err(TimedOut));
+//! });
+//! ```
+
+mod async_io;
+mod listener;
+mod parker;
+mod reactor;
+mod source;
+mod tcp;
+mod timer;
+mod udp;
+mod unix;
+
+pub use async_io::Async;
+pub use parker::{Parker, Unparker};
+pub use reactor::{Stats, stats};
+pub use timer::{TimedOut, Timer, timeout};

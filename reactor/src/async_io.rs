@@ -1,0 +1,390 @@
+//! `Async<T>`: a non-blocking I/O handle registered with the reactor for its
+//! whole lifetime, with readiness futures and `AsyncRead`/`AsyncWrite`.
+//!
+//! It must never touch the poller on the read/write path (no `epoll_ctl`
+//! after registration), and must deregister before its descriptor closes.
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncWrite, ready};
+
+use crate::parker::ensure_driver;
+use crate::reactor::Reactor;
+use crate::source::{READ, Source, WRITE};
+
+/// An I/O handle `T` (a socket, a pipe...) made non-blocking and registered
+/// with the reactor, so it can be awaited.
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use bureau_reactor::Async;
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// futures_lite::future::block_on(async {
+///     let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+///     let addr = listener.get_ref().local_addr()?;
+///     let mut client = Async::<TcpStream>::connect(addr).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     std::io::Result::Ok(())
+/// }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Async<T: AsFd> {
+    /// The registration; shared with the reactor's table.
+    pub(crate) source: Arc<Source>,
+    /// The handle; `None` only after `into_inner`.
+    io: Option<T>,
+}
+
+// `Async` never pins its handle: every method reaches it through `&`/`&mut`.
+impl<T: AsFd> Unpin for Async<T> {}
+
+impl<T: AsFd> Async<T> {
+    /// Makes `io` non-blocking and registers it with the reactor.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// ```
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        let source = Reactor::get().insert_io(io.as_fd())?;
+        Ok(Async {
+            source,
+            io: Some(io),
+        })
+    }
+
+    /// The inner handle.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// assert!(a.get_ref().peer_addr().is_ok());
+    /// ```
+    pub fn get_ref(&self) -> &T {
+        self.io
+            .as_ref()
+            .expect("bureau: the handle is present until into_inner")
+    }
+
+    /// Deregisters the handle and gives it back (still non-blocking).
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// let a: UnixStream = a.into_inner().unwrap();
+    /// ```
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let io = self
+            .io
+            .take()
+            .expect("bureau: the handle is present until into_inner");
+        Reactor::get().remove_io(&self.source, io.as_fd())?;
+        Ok(io)
+    }
+
+    /// Waits until the handle is readable (or the kernel reported an error
+    /// or hang-up on it). Returns at once if it has not been seen to block
+    /// since the last readiness event.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use std::io::Write;
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// b.write_all(b"x").unwrap();
+    /// futures_lite::future::block_on(a.readable()).unwrap();
+    /// ```
+    pub fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + Sync + Unpin + '_ {
+        Readiness(Waiter::new(&self.source, READ))
+    }
+
+    /// Waits until the handle is writable; see [`Async::readable`].
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// futures_lite::future::block_on(a.writable()).unwrap();
+    /// ```
+    pub fn writable(&self) -> impl Future<Output = io::Result<()>> + Send + Sync + Unpin + '_ {
+        Readiness(Waiter::new(&self.source, WRITE))
+    }
+
+    /// Poll-style [`Async::readable`]. Only the last task to call it (or
+    /// `poll_read`) on this handle is woken.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// let ready = futures_lite::future::block_on(futures_lite::future::poll_once(
+    ///     futures_lite::future::poll_fn(|cx| a.poll_readable(cx)),
+    /// ));
+    /// # let _ = ready;
+    /// ```
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_dir(&self.source, READ, cx).map(Ok)
+    }
+
+    /// Poll-style [`Async::writable`]; see [`Async::poll_readable`].
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// futures_lite::future::block_on(futures_lite::future::poll_fn(|cx| a.poll_writable(cx))).unwrap();
+    /// ```
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_dir(&self.source, WRITE, cx).map(Ok)
+    }
+
+    /// Runs `op` until it stops failing with `WouldBlock`, waiting for read
+    /// readiness in between. Any other result is returned.
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let a = Async::<UdpSocket>::bind(([127, 0, 0, 1], 0))?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     b.send_to(b"ping", a.get_ref().local_addr()?)?;
+    ///     let mut buf = [0; 4];
+    ///     let (n, _) = a.read_with(|s| s.recv_from(&mut buf)).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(READ, op).await
+    }
+
+    /// Runs `op` until it stops failing with `WouldBlock`, waiting for write
+    /// readiness in between. Any other result is returned.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use std::io::Write;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// let n = futures_lite::future::block_on(a.write_with(|mut s| s.write(b"hello"))).unwrap();
+    /// assert_eq!(n, 5);
+    /// ```
+    pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(WRITE, op).await
+    }
+
+    /// The loop behind `read_with`/`write_with`: try while ready; on
+    /// `WouldBlock` clear the readiness (unless a newer edge came) and wait.
+    async fn io_with<R>(
+        &self,
+        dir: usize,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut waiter = Waiter::new(&self.source, dir);
+        loop {
+            let Some(tick) = self.source.ready_tick(dir) else {
+                futures_lite::future::poll_fn(|cx| waiter.poll(cx)).await;
+                continue;
+            };
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear_readiness(dir, tick)
+                }
+                res => return res,
+            }
+        }
+    }
+
+    /// Poll-style `read_with`/`write_with`, used by `AsyncRead` and
+    /// `AsyncWrite`. Takes the handle apart from `self` so `op` may use it
+    /// through `&mut`.
+    ///
+    /// A short read does not clear the readiness: `polling` registers no
+    /// `EPOLLRDHUP`, so a FIN that arrived together with the last data gives
+    /// no further edge, and clearing would lose the EOF.
+    fn poll_io<R>(
+        source: &Source,
+        dir: usize,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let Some(tick) = source.ready_tick(dir) else {
+                ready!(poll_dir(source, dir, cx));
+                continue;
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    source.clear_readiness(dir, tick)
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Splits `self` into its registration and its handle.
+    fn parts(&mut self) -> (&Source, &mut T) {
+        let io = self
+            .io
+            .as_mut()
+            .expect("bureau: the handle is present until into_inner");
+        (&self.source, io)
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if let Some(io) = &self.io {
+            // Nothing to report to in `drop`; the descriptor closes right
+            // after, which removes it from epoll in any case.
+            let _ = Reactor::get().remove_io(&self.source, io.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd + Read> AsyncRead for Async<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let (source, io) = self.get_mut().parts();
+        Self::poll_io(source, READ, cx, || io.read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this: &Async<T> = self.get_mut();
+        let mut io = this.get_ref();
+        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf))
+    }
+}
+
+impl<T: AsFd + Write> AsyncWrite for Async<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let (source, io) = self.get_mut().parts();
+        Self::poll_io(source, WRITE, cx, || io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (source, io) = self.get_mut().parts();
+        Self::poll_io(source, WRITE, cx, || io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this: &Async<T> = self.get_mut();
+        let mut io = this.get_ref();
+        Async::<T>::poll_io(&this.source, WRITE, cx, || io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this: &Async<T> = self.get_mut();
+        let mut io = this.get_ref();
+        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// Waits for readiness through the direction's single `poll_*` waker slot,
+/// starting the helper thread if nobody would drive the reactor.
+fn poll_dir(source: &Source, dir: usize, cx: &mut Context<'_>) -> Poll<()> {
+    let p = source.poll_ready(dir, cx);
+    if p.is_pending() {
+        ensure_driver();
+    }
+    p
+}
+
+/// One waiter for readiness in one direction, with its own waker slot (so
+/// any number of tasks may wait at once); frees the slot when dropped.
+pub(crate) struct Waiter<'a> {
+    source: &'a Source,
+    dir: usize,
+    slot: Option<usize>,
+}
+
+impl<'a> Waiter<'a> {
+    /// A waiter on `dir` of `source`.
+    pub(crate) fn new(source: &'a Source, dir: usize) -> Waiter<'a> {
+        Waiter {
+            source,
+            dir,
+            slot: None,
+        }
+    }
+
+    /// Ready once the direction is ready.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let p = self.source.poll_ready_slot(self.dir, &mut self.slot, cx);
+        if p.is_pending() {
+            ensure_driver();
+        }
+        p
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.source.drop_slot(self.dir, slot);
+        }
+    }
+}
+
+/// The future of `readable()`/`writable()`.
+struct Readiness<'a>(Waiter<'a>);
+
+impl Future for Readiness<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll(cx).map(Ok)
+    }
+}

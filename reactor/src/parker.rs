@@ -1,0 +1,293 @@
+//! Parking a thread that runs an event loop, and deciding which thread drives
+//! the reactor: at most one thread waits in the poller; the others sleep on
+//! their thread parkers, and a leaving driver hands the role to one of them.
+//! Also the helper thread that drives the reactor for futures polled outside
+//! any `Parker`-driven loop.
+//!
+//! This module must never lose a wakeup: an unpark that races with a park
+//! makes the park return, and a driver that leaves always passes the role on.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crate::reactor::Reactor;
+use crate::source::lock;
+
+/// Not parked, not notified.
+const EMPTY: u8 = 0;
+/// Asleep on the thread parker; wake with `Thread::unpark`.
+const PARKED_THREAD: u8 = 1;
+/// Asleep in `Poller::wait`; wake with `Poller::notify`.
+const PARKED_REACTOR: u8 = 2;
+/// Unparked; the next (or current) park returns.
+const NOTIFIED: u8 = 3;
+
+/// The state shared by a [`Parker`] and its [`Unparker`]s.
+struct Inner {
+    state: AtomicU8,
+    thread: Thread,
+    /// Set (under the candidates lock) when a leaving driver chose this
+    /// thread to drive next; it must drive or pass the role on.
+    handed: AtomicBool,
+}
+
+/// Threads parked while another thread drives: would-be drivers.
+static CANDIDATES: Mutex<Vec<Arc<Inner>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// How many `Parker`s live on this thread: non-zero means this thread
+    /// parks through the reactor, so its futures need no helper thread.
+    static PARKERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the helper thread is running (or starting).
+static HELPER: AtomicBool = AtomicBool::new(false);
+
+/// Puts an event-loop thread to sleep and, while it sleeps, lets it drive the
+/// reactor. One per thread that runs an event loop; creating it marks the
+/// thread as one that drives the reactor, so futures polled on it never start
+/// the helper thread.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut parker = bureau_reactor::Parker::new();
+/// parker.unparker().unpark();
+/// parker.park(None); // returns at once: the unpark came first
+/// parker.park(Some(Duration::ZERO)); // a non-blocking turn of the reactor
+/// ```
+pub struct Parker {
+    inner: Arc<Inner>,
+    /// `!Send`: the parker belongs to the thread it marks.
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Wakes the thread of a [`Parker`]; `Clone + Send + Sync`.
+///
+/// ```
+/// let parker = bureau_reactor::Parker::new();
+/// let unparker = parker.unparker();
+/// std::thread::spawn(move || unparker.unpark()).join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Unparker {
+    inner: Arc<Inner>,
+}
+
+impl Parker {
+    /// A parker for the current thread.
+    ///
+    /// ```
+    /// let parker = bureau_reactor::Parker::new();
+    /// # drop(parker);
+    /// ```
+    pub fn new() -> Parker {
+        PARKERS.with(|p| p.set(p.get() + 1));
+        Parker {
+            inner: Arc::new(Inner {
+                state: AtomicU8::new(EMPTY),
+                thread: thread::current(),
+                handed: AtomicBool::new(false),
+            }),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A handle that wakes this parker from any thread.
+    ///
+    /// ```
+    /// let parker = bureau_reactor::Parker::new();
+    /// let u = parker.unparker();
+    /// u.clone().unpark();
+    /// ```
+    pub fn unparker(&self) -> Unparker {
+        Unparker {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Sleeps until unparked or until `timeout` passes (`None`: no limit;
+    /// `Some(Duration::ZERO)`: a non-blocking turn), driving the reactor
+    /// meanwhile if no other thread does. An unpark that came before this
+    /// call makes it return at once. Spurious returns are allowed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut parker = bureau_reactor::Parker::new();
+    /// let start = Instant::now();
+    /// parker.park(Some(Duration::from_millis(5)));
+    /// assert!(start.elapsed() < Duration::from_secs(5));
+    /// ```
+    pub fn park(&mut self, timeout: Option<Duration>) {
+        park(&self.inner, timeout);
+    }
+}
+
+impl Default for Parker {
+    fn default() -> Parker {
+        Parker::new()
+    }
+}
+
+impl Drop for Parker {
+    fn drop(&mut self) {
+        PARKERS.with(|p| p.set(p.get() - 1));
+        leave(&self.inner);
+    }
+}
+
+impl std::fmt::Debug for Parker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parker").finish_non_exhaustive()
+    }
+}
+
+impl Unparker {
+    /// Wakes the parker: its current park returns, or its next one does
+    /// not sleep. Costs a syscall only if the parker is asleep.
+    ///
+    /// ```
+    /// let mut parker = bureau_reactor::Parker::new();
+    /// parker.unparker().unpark();
+    /// parker.park(None);
+    /// ```
+    pub fn unpark(&self) {
+        match self.inner.state.swap(NOTIFIED, Ordering::AcqRel) {
+            PARKED_THREAD => self.inner.thread.unpark(),
+            PARKED_REACTOR => Reactor::get().notify(),
+            _ => {}
+        }
+    }
+}
+
+impl std::fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unparker").finish_non_exhaustive()
+    }
+}
+
+/// The body of [`Parker::park`].
+fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
+    if take_notification(inner) {
+        return;
+    }
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let reactor = Reactor::get();
+    loop {
+        join(inner);
+        if let Some(mut events) = reactor.try_drive() {
+            withdraw(inner);
+            let notified = inner
+                .state
+                .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
+                .is_err();
+            let wait = if notified {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            // Back to EMPTY before waking anyone, so wakes of our own tasks
+            // cost no `Poller::notify`.
+            reactor.turn(&mut events, wait, || {
+                inner.state.store(EMPTY, Ordering::Release);
+            });
+            drop(events);
+            hand_off();
+            return;
+        }
+        if inner
+            .state
+            .compare_exchange(EMPTY, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            inner.state.store(EMPTY, Ordering::Release);
+            leave(inner);
+            return;
+        }
+        match deadline {
+            None => thread::park(),
+            Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
+        }
+        let was = inner.state.swap(EMPTY, Ordering::AcqRel);
+        if was == NOTIFIED || deadline.is_some_and(|d| Instant::now() >= d) {
+            leave(inner);
+            return;
+        }
+    }
+}
+
+/// Consumes a pending unpark, if any.
+fn take_notification(inner: &Inner) -> bool {
+    inner
+        .state
+        .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// Adds this thread to the would-be drivers (before it tries the driver
+/// lock, so that a driver leaving after a failed try sees it).
+fn join(inner: &Arc<Inner>) {
+    let mut c = lock(&CANDIDATES);
+    inner.handed.store(false, Ordering::Relaxed);
+    if !c.iter().any(|x| Arc::ptr_eq(x, inner)) {
+        c.push(inner.clone());
+    }
+}
+
+/// Removes this thread from the would-be drivers; returns whether it had
+/// been chosen to drive.
+fn withdraw(inner: &Arc<Inner>) -> bool {
+    let mut c = lock(&CANDIDATES);
+    c.retain(|x| !Arc::ptr_eq(x, inner));
+    inner.handed.swap(false, Ordering::Relaxed)
+}
+
+/// Withdraws a thread that is not going to drive; if it had been chosen to,
+/// passes the role on.
+fn leave(inner: &Arc<Inner>) {
+    if withdraw(inner) {
+        hand_off();
+    }
+}
+
+/// Called by a driver that stopped driving: wakes one would-be driver.
+fn hand_off() {
+    let next = {
+        let mut c = lock(&CANDIDATES);
+        let next = c.pop();
+        if let Some(n) = &next {
+            n.handed.store(true, Ordering::Relaxed);
+        }
+        next
+    };
+    if let Some(n) = next {
+        n.thread.unpark();
+    }
+}
+
+/// Called when an I/O or timer future is about to wait: if this thread does
+/// not park through a [`Parker`], makes sure the helper thread drives the
+/// reactor so the future still completes.
+pub(crate) fn ensure_driver() {
+    if PARKERS.with(Cell::get) > 0 || HELPER.load(Ordering::Acquire) {
+        return;
+    }
+    if HELPER.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let spawned = thread::Builder::new()
+        .name("bureau-reactor".into())
+        .spawn(|| {
+            let mut parker = Parker::new();
+            loop {
+                parker.park(None);
+            }
+        });
+    if spawned.is_err() {
+        // Let a later wait try again rather than hang for good.
+        HELPER.store(false, Ordering::Release);
+    }
+}

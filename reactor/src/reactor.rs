@@ -1,0 +1,270 @@
+//! The process-wide reactor: one `polling::Poller`, the table of registered
+//! sources, the timer queue, and one "turn" that waits in the kernel and
+//! wakes whatever became ready.
+//!
+//! It must never poll a future or know about tasks: it only wakes `Waker`s.
+//! Who may wait in the poller, and when, is decided in `parker.rs`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use polling::{Event, Events, PollMode, Poller};
+
+use crate::source::{READ, Source, WRITE, lock};
+
+/// Counts of the reactor's syscalls since the process started, for tests and
+/// for judging the cost model.
+///
+/// ```
+/// let before = bureau_reactor::stats();
+/// assert!(bureau_reactor::stats().waits >= before.waits);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Calls to `Poller::wait` (each costs several syscalls on Linux).
+    pub waits: u64,
+    /// Calls to `Poller::notify` made to interrupt a waiting driver.
+    pub notifies: u64,
+    /// Registrations (`Poller::add`): one per `Async` over its lifetime.
+    pub registrations: u64,
+    /// Calls to `Poller::modify`. The reactor registers sockets once,
+    /// edge-triggered, so this stays zero; it is counted to keep it so.
+    pub modifies: u64,
+    /// Deregistrations (`Poller::delete`): one per dropped `Async`.
+    pub deregistrations: u64,
+}
+
+/// Returns the reactor's syscall counters (see [`Stats`]).
+///
+/// ```
+/// let s = bureau_reactor::stats();
+/// assert_eq!(s.modifies, 0);
+/// ```
+pub fn stats() -> Stats {
+    let Some(r) = REACTOR.get() else {
+        return Stats::default();
+    };
+    let c = &r.counters;
+    Stats {
+        waits: c.waits.load(Ordering::Relaxed),
+        notifies: c.notifies.load(Ordering::Relaxed),
+        registrations: c.registrations.load(Ordering::Relaxed),
+        modifies: c.modifies.load(Ordering::Relaxed),
+        deregistrations: c.deregistrations.load(Ordering::Relaxed),
+    }
+}
+
+/// The counters behind [`Stats`].
+#[derive(Default)]
+struct Counters {
+    waits: AtomicU64,
+    notifies: AtomicU64,
+    registrations: AtomicU64,
+    modifies: AtomicU64,
+    deregistrations: AtomicU64,
+}
+
+static REACTOR: OnceLock<Reactor> = OnceLock::new();
+
+/// The reactor shared by every thread of the process.
+pub(crate) struct Reactor {
+    poller: Poller,
+    /// Registered sources by key.
+    sources: Mutex<Slab>,
+    /// Pending timers and what the driver currently waits for.
+    timers: Mutex<Timers>,
+    /// Held by the thread that drives the reactor (the one allowed to wait in
+    /// the poller); the event buffer comes with it.
+    driver: Mutex<Events>,
+    counters: Counters,
+}
+
+/// Sources by key, with a free list so keys stay small.
+#[derive(Default)]
+struct Slab {
+    entries: Vec<Option<Arc<Source>>>,
+    free: Vec<usize>,
+}
+
+/// The timer queue: ordered by deadline, then by id, so insert and cancel are
+/// O(log n) and the next deadline is the first key.
+#[derive(Default)]
+struct Timers {
+    map: BTreeMap<(Instant, u64), Waker>,
+    next_id: u64,
+    /// Whether the driver is inside `Poller::wait`, and until when at most.
+    /// A timer inserted with an earlier deadline must interrupt it.
+    waiting: Option<Option<Instant>>,
+}
+
+impl Reactor {
+    /// The reactor, created on first use.
+    pub(crate) fn get() -> &'static Reactor {
+        REACTOR.get_or_init(|| Reactor {
+            poller: Poller::new().unwrap_or_else(|e| {
+                panic!("bureau: cannot create the reactor's poller (epoll): {e}")
+            }),
+            sources: Mutex::new(Slab::default()),
+            timers: Mutex::new(Timers::default()),
+            driver: Mutex::new(Events::new()),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Registers `fd` once, edge-triggered, for both directions.
+    pub(crate) fn insert_io(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+        let mut slab = lock(&self.sources);
+        let key = match slab.free.pop() {
+            Some(k) => k,
+            None => {
+                slab.entries.push(None);
+                slab.entries.len() - 1
+            }
+        };
+        let source = Arc::new(Source::new(fd.as_raw_fd(), key));
+        // SAFETY: the caller (`Async`) owns the descriptor and calls
+        // `remove_io` before the descriptor is closed or given away.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(&fd, Event::all(key), PollMode::Edge)
+        };
+        if let Err(e) = added {
+            slab.free.push(key);
+            return Err(e);
+        }
+        self.counters.registrations.fetch_add(1, Ordering::Relaxed);
+        slab.entries[key] = Some(source.clone());
+        Ok(source)
+    }
+
+    /// Deregisters a source; its key may then be reused.
+    pub(crate) fn remove_io(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let mut slab = lock(&self.sources);
+        slab.entries[source.key] = None;
+        slab.free.push(source.key);
+        self.counters
+            .deregistrations
+            .fetch_add(1, Ordering::Relaxed);
+        self.poller.delete(fd.as_fd())
+    }
+
+    /// Adds a timer and returns its id. Interrupts the driver if it waits
+    /// for a later deadline than `when`.
+    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> u64 {
+        let mut t = lock(&self.timers);
+        let id = t.next_id;
+        t.next_id += 1;
+        t.map.insert((when, id), waker.clone());
+        let interrupt = match t.waiting {
+            Some(until) => until.is_none_or(|until| when < until),
+            None => false,
+        };
+        if interrupt {
+            // Set so that a second early timer does not notify again.
+            t.waiting = Some(Some(when));
+            drop(t);
+            self.notify();
+        }
+        id
+    }
+
+    /// Replaces the waker of a pending timer.
+    pub(crate) fn update_timer(&self, when: Instant, id: u64, waker: &Waker) {
+        if let Some(w) = lock(&self.timers).map.get_mut(&(when, id)) {
+            w.clone_from(waker);
+        }
+    }
+
+    /// Cancels a timer (it may already have fired).
+    pub(crate) fn remove_timer(&self, when: Instant, id: u64) {
+        lock(&self.timers).map.remove(&(when, id));
+    }
+
+    /// Interrupts the current (or next) `Poller::wait`.
+    pub(crate) fn notify(&self) {
+        self.counters.notifies.fetch_add(1, Ordering::Relaxed);
+        // A failed eventfd write leaves the driver to its timeout; there is
+        // nobody to report it to.
+        let _ = self.poller.notify();
+    }
+
+    /// Tries to become the driver.
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Events>> {
+        match self.driver.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// One turn of the reactor, by the driver: waits in the poller for at
+    /// most `timeout` (shortened to the next timer deadline, and to zero if
+    /// a timer is already due), then wakes the wakers of every ready source
+    /// and expired timer. `after_wait` runs between the wait and the wakes.
+    pub(crate) fn turn(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        after_wait: impl FnOnce(),
+    ) {
+        let mut wakers = Vec::new();
+        let start = Instant::now();
+        let mut deadline = timeout.and_then(|t| start.checked_add(t));
+        {
+            let mut t = lock(&self.timers);
+            Self::take_expired(&mut t, start, &mut wakers);
+            if !wakers.is_empty() {
+                deadline = Some(start);
+            }
+            if let Some(&(next, _)) = t.map.keys().next() {
+                deadline = Some(deadline.map_or(next, |d| d.min(next)));
+            }
+            t.waiting = Some(deadline);
+        }
+        events.clear();
+        self.counters.waits.fetch_add(1, Ordering::Relaxed);
+        let timeout = deadline.map(|d| d.saturating_duration_since(start));
+        // An error here (EINTR is retried inside polling) leaves the events
+        // empty; the callers' loops come back, so it is not fatal.
+        let _ = self.poller.wait(events, timeout);
+        let now = Instant::now();
+        {
+            let mut t = lock(&self.timers);
+            t.waiting = None;
+            Self::take_expired(&mut t, now, &mut wakers);
+        }
+        after_wait();
+        {
+            let slab = lock(&self.sources);
+            for ev in events.iter() {
+                let Some(Some(source)) = slab.entries.get(ev.key) else {
+                    continue;
+                };
+                if ev.readable {
+                    source.set_ready(READ, &mut wakers);
+                }
+                if ev.writable {
+                    source.set_ready(WRITE, &mut wakers);
+                }
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Moves the wakers of every timer due at `now` into `out`.
+    fn take_expired(t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
+        while let Some(entry) = t.map.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            out.push(entry.remove());
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! TCP on the reactor: `Async<TcpListener>` (bind, accept, incoming) and
+//! `Async<TcpStream>` (a non-blocking connect).
+//!
+//! It must never block the thread: connecting goes through a non-blocking
+//! socket and waits for writability, not through `std`'s blocking connect.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+
+use futures_lite::Stream;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+
+use crate::async_io::Async;
+
+impl Async<TcpListener> {
+    /// Binds a listener to `addr` (port 0 picks a free port).
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// let l = bureau_reactor::Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// assert_ne!(l.get_ref().local_addr().unwrap().port(), 0);
+    /// ```
+    pub fn bind<A: Into<SocketAddr>>(addr: A) -> io::Result<Async<TcpListener>> {
+        Async::new(TcpListener::bind(addr.into())?)
+    }
+
+    /// Waits for a connection. When the process is out of descriptors it
+    /// returns `EMFILE`/`ENFILE` after closing the pending connections, so
+    /// calling it again waits rather than spins.
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let l = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+    ///     let _c = TcpStream::connect(l.get_ref().local_addr()?)?;
+    ///     let (_s, peer) = l.accept().await?;
+    ///     assert!(peer.ip().is_loopback());
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn accept(&self) -> io::Result<(Async<TcpStream>, SocketAddr)> {
+        let (stream, addr) = self.accept_with(|l| l.accept()).await?;
+        Ok((Async::new(stream)?, addr))
+    }
+
+    /// A stream of incoming connections; errors (such as `EMFILE`) are
+    /// yielded and the stream goes on.
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// use futures_lite::StreamExt;
+    /// futures_lite::future::block_on(async {
+    ///     let l = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+    ///     let _c = TcpStream::connect(l.get_ref().local_addr()?)?;
+    ///     let s = l.incoming().next().await.unwrap()?;
+    ///     assert!(s.get_ref().peer_addr().is_ok());
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub fn incoming(&self) -> impl Stream<Item = io::Result<Async<TcpStream>>> + Send + Unpin + '_ {
+        futures_lite::StreamExt::map(self.incoming_with(|l| l.accept()), |r| {
+            r.and_then(|(s, _)| Async::new(s))
+        })
+    }
+}
+
+impl Async<TcpStream> {
+    /// Connects to `addr` without blocking the thread.
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = l.local_addr().unwrap();
+    /// let s = futures_lite::future::block_on(Async::<TcpStream>::connect(addr)).unwrap();
+    /// assert_eq!(s.get_ref().peer_addr().unwrap(), addr);
+    /// ```
+    pub async fn connect<A: Into<SocketAddr>>(addr: A) -> io::Result<Async<TcpStream>> {
+        let addr = addr.into();
+        let family = match addr {
+            SocketAddr::V4(_) => AddressFamily::INET,
+            SocketAddr::V6(_) => AddressFamily::INET6,
+        };
+        let fd = rustix::net::socket_with(
+            family,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        start_connect(&fd, &addr)?;
+        let stream = Async::new(TcpStream::from(fd))?;
+        stream
+            .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
+            .await?;
+        Ok(stream)
+    }
+}
+
+/// Starts a non-blocking connect: done or in progress is fine.
+pub(crate) fn start_connect(
+    fd: &OwnedFd,
+    addr: &impl rustix::net::addr::SocketAddrArg,
+) -> io::Result<()> {
+    match rustix::net::connect(fd, addr) {
+        Ok(()) | Err(rustix::io::Errno::INPROGRESS) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a connect in progress has finished: its error, `Ok` once the
+/// peer address is known, `WouldBlock` while still in progress.
+pub(crate) fn connected(
+    error: io::Result<Option<io::Error>>,
+    peer: io::Result<()>,
+) -> io::Result<()> {
+    if let Some(e) = error? {
+        return Err(e);
+    }
+    match peer {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+        other => other,
+    }
+}

@@ -1,0 +1,273 @@
+//! `Timer` (one-shot and interval), `timeout()` and its `TimedOut` error.
+//!
+//! A timer must never fire early: it compares its deadline with the clock
+//! itself, so an early wake of its waker only re-registers it.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_lite::Stream;
+
+use crate::parker::ensure_driver;
+use crate::reactor::Reactor;
+
+/// Fires at a deadline (once) or at every period (an interval). A
+/// `Future<Output = Instant>` and a `Stream<Item = Instant>`; each yields
+/// the deadline it fired for. It never fires before its deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use bureau_reactor::Timer;
+/// let start = Instant::now();
+/// futures_lite::future::block_on(Timer::after(Duration::from_millis(10)));
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// ```
+#[derive(Debug)]
+pub struct Timer {
+    /// Next deadline; `None` when it will never fire (again).
+    when: Option<Instant>,
+    /// Time between firings; `Duration::MAX` for a one-shot timer.
+    period: Duration,
+    /// Id and waker of the registration in the reactor, made at `when`.
+    registration: Option<(u64, Waker)>,
+}
+
+impl Timer {
+    /// A timer that never fires.
+    ///
+    /// ```
+    /// assert!(!bureau_reactor::Timer::never().will_fire());
+    /// ```
+    pub fn never() -> Timer {
+        Timer {
+            when: None,
+            period: Duration::MAX,
+            registration: None,
+        }
+    }
+
+    /// Fires once, `duration` from now (never, if that overflows `Instant`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = bureau_reactor::Timer::after(Duration::from_millis(1));
+    /// assert!(t.will_fire());
+    /// ```
+    pub fn after(duration: Duration) -> Timer {
+        let mut t = Timer::never();
+        t.set_after(duration);
+        t
+    }
+
+    /// Fires once at `instant`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let fired = futures_lite::future::block_on(bureau_reactor::Timer::at(Instant::now()));
+    /// assert!(fired <= Instant::now());
+    /// ```
+    pub fn at(instant: Instant) -> Timer {
+        let mut t = Timer::never();
+        t.set_at(instant);
+        t
+    }
+
+    /// Fires every `period`, first `period` from now.
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use std::time::Duration;
+    /// let mut t = bureau_reactor::Timer::interval(Duration::from_millis(1));
+    /// futures_lite::future::block_on(async { t.next().await; t.next().await });
+    /// ```
+    pub fn interval(period: Duration) -> Timer {
+        let mut t = Timer::never();
+        t.set_interval(period);
+        t
+    }
+
+    /// Fires at `start`, then every `period` after it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let start = Instant::now();
+    /// let mut t = bureau_reactor::Timer::interval_at(start, Duration::from_secs(1));
+    /// assert_eq!(futures_lite::future::block_on(&mut t), start);
+    /// ```
+    pub fn interval_at(start: Instant, period: Duration) -> Timer {
+        let mut t = Timer::never();
+        t.set_interval_at(start, period);
+        t
+    }
+
+    /// Whether the timer will fire again: false for [`Timer::never`] and for
+    /// a one-shot timer that has fired.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let mut t = bureau_reactor::Timer::at(Instant::now());
+    /// futures_lite::future::block_on(&mut t);
+    /// assert!(!t.will_fire());
+    /// ```
+    pub fn will_fire(&self) -> bool {
+        self.when.is_some()
+    }
+
+    /// Makes this a one-shot timer firing `duration` from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut t = bureau_reactor::Timer::never();
+    /// t.set_after(Duration::from_millis(1));
+    /// assert!(t.will_fire());
+    /// ```
+    pub fn set_after(&mut self, duration: Duration) {
+        match Instant::now().checked_add(duration) {
+            Some(at) => self.set_at(at),
+            None => self.reset(None, Duration::MAX),
+        }
+    }
+
+    /// Makes this a one-shot timer firing at `instant`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let mut t = bureau_reactor::Timer::never();
+    /// t.set_at(Instant::now());
+    /// futures_lite::future::block_on(t);
+    /// ```
+    pub fn set_at(&mut self, instant: Instant) {
+        self.reset(Some(instant), Duration::MAX);
+    }
+
+    /// Makes this an interval timer firing every `period`, first `period`
+    /// from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut t = bureau_reactor::Timer::never();
+    /// t.set_interval(Duration::from_secs(1));
+    /// assert!(t.will_fire());
+    /// ```
+    pub fn set_interval(&mut self, period: Duration) {
+        match Instant::now().checked_add(period) {
+            Some(start) => self.set_interval_at(start, period),
+            None => self.reset(None, period),
+        }
+    }
+
+    /// Makes this an interval timer firing at `start`, then every `period`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut t = bureau_reactor::Timer::never();
+    /// t.set_interval_at(Instant::now(), Duration::from_secs(1));
+    /// assert!(t.will_fire());
+    /// ```
+    pub fn set_interval_at(&mut self, start: Instant, period: Duration) {
+        self.reset(Some(start), period);
+    }
+
+    /// Cancels any registration and sets the next deadline and the period.
+    fn reset(&mut self, when: Option<Instant>, period: Duration) {
+        self.deregister();
+        self.when = when;
+        self.period = period;
+    }
+
+    /// Removes this timer's entry from the reactor, if it has one.
+    fn deregister(&mut self) {
+        if let (Some((id, _)), Some(when)) = (self.registration.take(), self.when) {
+            Reactor::get().remove_timer(when, id);
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}
+
+impl Stream for Timer {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        let this = self.get_mut();
+        let Some(when) = this.when else {
+            return Poll::Pending;
+        };
+        if Instant::now() >= when {
+            this.deregister();
+            this.when = when.checked_add(this.period);
+            return Poll::Ready(Some(when));
+        }
+        ensure_driver();
+        match &mut this.registration {
+            Some((_, w)) if w.will_wake(cx.waker()) => {}
+            Some((id, w)) => {
+                Reactor::get().update_timer(when, *id, cx.waker());
+                w.clone_from(cx.waker());
+            }
+            None => {
+                let id = Reactor::get().insert_timer(when, cx.waker());
+                this.registration = Some((id, cx.waker().clone()));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Future for Timer {
+    type Output = Instant;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
+        match self.poll_next(cx) {
+            Poll::Ready(Some(when)) => Poll::Ready(when),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+/// The error of [`timeout`]: the future did not finish in time.
+///
+/// ```
+/// let e: std::io::Error = bureau_reactor::TimedOut.into();
+/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operation timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+impl From<TimedOut> for io::Error {
+    fn from(e: TimedOut) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, e)
+    }
+}
+
+/// Runs `future` for at most `duration`: its output, or [`TimedOut`].
+///
+/// ```
+/// use std::time::Duration;
+/// use bureau_reactor::{timeout, TimedOut};
+/// let r = futures_lite::future::block_on(timeout(Duration::from_millis(5), std::future::pending::<()>()));
+/// assert_eq!(r, Err(TimedOut));
+/// ```
+pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, TimedOut> {
+    futures_lite::future::or(async { Ok(future.await) }, async {
+        Timer::after(duration).await;
+        Err(TimedOut)
+    })
+    .await
+}

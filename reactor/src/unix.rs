@@ -1,0 +1,226 @@
+//! Unix-domain sockets on the reactor: `Async<UnixListener>`,
+//! `Async<UnixStream>` and `Async<UnixDatagram>`.
+//!
+//! It must never block the thread: `bind` and `pair` are instant, and
+//! everything that may wait goes through the reactor.
+
+use std::io;
+use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
+use std::path::Path;
+
+use futures_lite::Stream;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use crate::async_io::Async;
+use crate::tcp::{connected, start_connect};
+
+impl Async<UnixListener> {
+    /// Binds a listener to the socket file `path`.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixListener;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-l-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let l = bureau_reactor::Async::<UnixListener>::bind(&path).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixListener>> {
+        Async::new(UnixListener::bind(path)?)
+    }
+
+    /// Waits for a connection; see `Async<TcpListener>::accept` for what
+    /// happens when the process is out of descriptors.
+    ///
+    /// ```
+    /// use std::os::unix::net::{UnixListener, UnixStream};
+    /// use bureau_reactor::Async;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-a-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// futures_lite::future::block_on(async {
+    ///     let l = Async::<UnixListener>::bind(&path)?;
+    ///     let _c = Async::<UnixStream>::connect(&path).await?;
+    ///     let (_s, _addr) = l.accept().await?;
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub async fn accept(&self) -> io::Result<(Async<UnixStream>, SocketAddr)> {
+        let (stream, addr) = self.accept_with(|l| l.accept()).await?;
+        Ok((Async::new(stream)?, addr))
+    }
+
+    /// A stream of incoming connections; errors are yielded and the stream
+    /// goes on.
+    ///
+    /// ```
+    /// use std::os::unix::net::{UnixListener, UnixStream};
+    /// use bureau_reactor::Async;
+    /// use futures_lite::StreamExt;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-i-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// futures_lite::future::block_on(async {
+    ///     let l = Async::<UnixListener>::bind(&path)?;
+    ///     let _c = UnixStream::connect(&path)?;
+    ///     l.incoming().next().await.unwrap()?;
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn incoming(
+        &self,
+    ) -> impl Stream<Item = io::Result<Async<UnixStream>>> + Send + Unpin + '_ {
+        futures_lite::StreamExt::map(self.incoming_with(|l| l.accept()), |r| {
+            r.and_then(|(s, _)| Async::new(s))
+        })
+    }
+}
+
+impl Async<UnixStream> {
+    /// Connects to the socket file `path` without blocking the thread.
+    ///
+    /// ```
+    /// use std::os::unix::net::{UnixListener, UnixStream};
+    /// use bureau_reactor::Async;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-c-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let _l = UnixListener::bind(&path).unwrap();
+    /// futures_lite::future::block_on(Async::<UnixStream>::connect(&path)).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixStream>> {
+        let addr = SocketAddrUnix::new(path.as_ref())?;
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        start_connect(&fd, &addr)?;
+        let stream = Async::new(UnixStream::from(fd))?;
+        stream
+            .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
+            .await?;
+        Ok(stream)
+    }
+
+    /// A connected pair of streams.
+    ///
+    /// ```
+    /// let (a, b) = bureau_reactor::Async::<std::os::unix::net::UnixStream>::pair().unwrap();
+    /// ```
+    pub fn pair() -> io::Result<(Async<UnixStream>, Async<UnixStream>)> {
+        let (a, b) = UnixStream::pair()?;
+        Ok((Async::new(a)?, Async::new(b)?))
+    }
+}
+
+impl Async<UnixDatagram> {
+    /// Binds a datagram socket to the socket file `path`.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-d-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let d = bureau_reactor::Async::<UnixDatagram>::bind(&path).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixDatagram>> {
+        Async::new(UnixDatagram::bind(path)?)
+    }
+
+    /// A datagram socket bound to no address.
+    ///
+    /// ```
+    /// let d = bureau_reactor::Async::<std::os::unix::net::UnixDatagram>::unbound().unwrap();
+    /// ```
+    pub fn unbound() -> io::Result<Async<UnixDatagram>> {
+        Async::new(UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair of datagram sockets.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let (a, b) = Async::<UnixDatagram>::pair()?;
+    ///     a.send(b"hi").await?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(b.recv(&mut buf).await?, 2);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub fn pair() -> io::Result<(Async<UnixDatagram>, Async<UnixDatagram>)> {
+        let (a, b) = UnixDatagram::pair()?;
+        Ok((Async::new(a)?, Async::new(b)?))
+    }
+
+    /// Receives one datagram and its sender's address.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let (a, b) = Async::<UnixDatagram>::pair()?;
+    ///     a.send(b"hi").await?;
+    ///     let mut buf = [0; 8];
+    ///     let (n, _from) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!(n, 2);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Sends one datagram to the socket file `path`.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// use bureau_reactor::Async;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-s-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// futures_lite::future::block_on(async {
+    ///     let b = Async::<UnixDatagram>::bind(&path)?;
+    ///     let a = Async::<UnixDatagram>::unbound()?;
+    ///     assert_eq!(a.send_to(b"hi", &path).await?, 2);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        self.write_with(|s| s.send_to(buf, path.as_ref())).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let (a, b) = Async::<UnixDatagram>::pair()?;
+    ///     b.send(b"hey").await?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(a.recv(&mut buf).await?, 3);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(|s| s.recv(buf)).await
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixDatagram;
+    /// use bureau_reactor::Async;
+    /// futures_lite::future::block_on(async {
+    ///     let (a, _b) = Async::<UnixDatagram>::pair()?;
+    ///     assert_eq!(a.send(b"hey").await?, 3);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.write_with(|s| s.send(buf)).await
+    }
+}

@@ -1,0 +1,289 @@
+//! `Async<T>` at the reactor level: readiness, the socket types of API.md,
+//! errors, EOF, fd reuse and use across threads.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::time::Duration;
+
+use bureau_reactor::{Async, timeout};
+use common::{block_on, bounded};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt, future};
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("bureau-reactor-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn udp_round_trip() {
+    bounded(10, || {
+        block_on(async {
+            let a = Async::<UdpSocket>::bind(([127, 0, 0, 1], 0))?;
+            let b = Async::<UdpSocket>::bind(([127, 0, 0, 1], 0))?;
+            let (aa, ba) = (a.get_ref().local_addr()?, b.get_ref().local_addr()?);
+            let receiver = async {
+                let mut buf = [0; 16];
+                let (n, from) = b.recv_from(&mut buf).await?;
+                assert_eq!((&buf[..n], from), (&b"ping"[..], aa));
+                b.send_to(b"pong", from).await?;
+                io::Result::Ok(())
+            };
+            let sender = async {
+                a.send_to(b"ping", ba).await?;
+                let mut buf = [0; 16];
+                let (n, from) = a.peek_from(&mut buf).await?;
+                assert_eq!((&buf[..n], from), (&b"pong"[..], ba));
+                let (n, _) = a.recv_from(&mut buf).await?;
+                assert_eq!(&buf[..n], b"pong");
+                io::Result::Ok(())
+            };
+            let (r, s) = future::zip(receiver, sender).await;
+            r?;
+            s?;
+            a.get_ref().connect(ba)?;
+            b.get_ref().connect(aa)?;
+            a.send(b"x").await?;
+            let mut buf = [0; 4];
+            assert_eq!(b.peek(&mut buf).await?, 1);
+            assert_eq!(b.recv(&mut buf).await?, 1);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn unix_stream_pair_and_listener() {
+    bounded(10, || {
+        block_on(async {
+            let (mut a, mut b) = Async::<UnixStream>::pair()?;
+            a.write_all(b"hello").await?;
+            let mut buf = [0; 5];
+            b.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"hello");
+
+            let path = temp_path("listener");
+            let l = Async::<UnixListener>::bind(&path)?;
+            let (c, s) = future::zip(Async::<UnixStream>::connect(&path), l.accept()).await;
+            let (mut c, (mut s, _)) = (c?, s?);
+            c.write_all(b"ok").await?;
+            s.read_exact(&mut buf[..2]).await?;
+            assert_eq!(&buf[..2], b"ok");
+            let _c2 = UnixStream::connect(&path)?;
+            l.incoming().next().await.unwrap()?;
+            std::fs::remove_file(&path)?;
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn unix_datagram_pair_and_bound() {
+    bounded(10, || {
+        block_on(async {
+            let (a, b) = Async::<UnixDatagram>::pair()?;
+            a.send(b"one").await?;
+            let mut buf = [0; 8];
+            assert_eq!(b.recv(&mut buf).await?, 3);
+            let path = temp_path("dgram");
+            let bound = Async::<UnixDatagram>::bind(&path)?;
+            let unbound = Async::<UnixDatagram>::unbound()?;
+            unbound.send_to(b"two", &path).await?;
+            let (n, _) = bound.recv_from(&mut buf).await?;
+            assert_eq!(&buf[..n], b"two");
+            std::fs::remove_file(&path)?;
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_an_error() {
+    bounded(10, || {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let r = block_on(Async::<TcpStream>::connect(([127, 0, 0, 1], port)));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+        let r = block_on(Async::<UnixStream>::connect(temp_path("nobody")));
+        assert!(r.is_err());
+    });
+}
+
+#[test]
+fn eof_after_the_peer_shuts_down_writing() {
+    bounded(10, || {
+        block_on(async {
+            let l = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+            let addr = l.get_ref().local_addr()?;
+            let (c, s) = future::zip(Async::<TcpStream>::connect(addr), l.accept()).await;
+            let (mut c, (mut s, _)) = (c?, s?);
+            c.write_all(b"bye").await?;
+            c.get_ref().shutdown(Shutdown::Write)?;
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).await?;
+            assert_eq!(all, b"bye");
+            assert_eq!(s.read(&mut [0; 4]).await?, 0);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_read_and_a_write_awaited_at_once_on_one_socket() {
+    bounded(20, || {
+        block_on(async {
+            let (a, b) = Async::<UnixStream>::pair()?;
+            let a = &a;
+            // Fill `a`'s send buffer so the writer must wait for writability
+            // while the reader waits for readability on the same socket.
+            let chunk = vec![7u8; 64 * 1024];
+            let reader = async {
+                let mut buf = [0; 3];
+                (&*a).read_exact(&mut buf).await?;
+                io::Result::Ok(buf)
+            };
+            let writer = async {
+                let mut sent = 0;
+                while sent < 4 * 1024 * 1024 {
+                    sent += (&*a).write(&chunk).await?;
+                }
+                io::Result::Ok(sent)
+            };
+            let peer = async {
+                let mut b = &b;
+                b.write_all(b"abc").await?;
+                let mut buf = vec![0; 64 * 1024];
+                let mut got = 0;
+                while got < 4 * 1024 * 1024 {
+                    got += b.read(&mut buf).await?;
+                }
+                io::Result::Ok(got)
+            };
+            let ((r, w), p) = future::zip(future::zip(reader, writer), peer).await;
+            assert_eq!(&r?, b"abc");
+            assert_eq!(w?, p?);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn readable_and_writable_futures_wait_for_the_kernel() {
+    bounded(10, || {
+        block_on(async {
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            a.writable().await?;
+            // Learn that nothing is there (this clears the readiness)...
+            let r = a.read_with(|mut s| s.read(&mut [0; 1])).or_timeout().await;
+            assert!(r.is_err());
+            // ...so `readable` now waits until the peer writes.
+            assert!(
+                timeout(Duration::from_millis(20), a.readable())
+                    .await
+                    .is_err()
+            );
+            b.write_all(b"x")?;
+            a.readable().await?;
+            assert_eq!(a.read_with(|mut s| s.read(&mut [0; 1])).await?, 1);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+/// A `read_with` that gives up after 20 ms.
+trait OrTimeout: std::future::Future + Sized {
+    fn or_timeout(
+        self,
+    ) -> impl std::future::Future<Output = Result<Self::Output, bureau_reactor::TimedOut>> {
+        timeout(Duration::from_millis(20), self)
+    }
+}
+impl<F: std::future::Future> OrTimeout for F {}
+
+#[test]
+fn a_dropped_async_does_not_leak_events_to_a_reused_fd() {
+    bounded(10, || {
+        block_on(async {
+            let (a, mut peer) = UnixStream::pair()?;
+            let fd = a.as_raw_fd();
+            let a = Async::new(a)?;
+            drop(a);
+            // The peer's writes now go nowhere; the fd number is free.
+            let _ = peer.write(b"stale");
+            let (b, _b_peer) = UnixStream::pair()?;
+            let b = Async::new(b)?;
+            assert_eq!(b.get_ref().as_raw_fd(), fd, "the fd number was reused");
+            // The new socket is not readable: reading waits.
+            let r = timeout(
+                Duration::from_millis(30),
+                b.read_with(|mut s| s.read(&mut [0; 8])),
+            )
+            .await;
+            assert!(r.is_err(), "a stale event woke the new socket's reader");
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn an_async_made_on_one_thread_works_in_another() {
+    bounded(10, || {
+        let (a, b) = Async::<UnixStream>::pair().unwrap();
+        let t = std::thread::spawn(move || {
+            block_on(async move {
+                let mut a = a;
+                let mut buf = [0; 4];
+                a.read_exact(&mut buf).await?;
+                io::Result::Ok(buf)
+            })
+        });
+        let mut b = b;
+        block_on(b.write_all(b"ping")).unwrap();
+        assert_eq!(&t.join().unwrap().unwrap(), b"ping");
+    });
+}
+
+#[test]
+fn futures_lite_block_on_drives_io_through_the_helper() {
+    bounded(10, || {
+        let (mut a, mut b) = Async::<UnixStream>::pair().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            future::block_on(b.write_all(b"late"))
+        });
+        let mut buf = [0; 4];
+        future::block_on(async {
+            let mut read = std::pin::pin!(a.read_exact(&mut buf));
+            // Waiting before the data is there: only the reactor can wake us.
+            assert!(future::poll_once(&mut read).await.is_none());
+            tx.send(()).unwrap();
+            read.await
+        })
+        .unwrap();
+        assert_eq!(&buf, b"late");
+        t.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn into_inner_gives_the_handle_back() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let a = Async::new(a).unwrap();
+    let a: UnixStream = a.into_inner().unwrap();
+    assert!(a.peer_addr().is_ok());
+}
