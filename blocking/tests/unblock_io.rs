@@ -12,12 +12,33 @@ use common::within;
 use futures_lite::future::block_on;
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, StreamExt};
 
-/// A fresh, empty directory for one test.
-fn scratch_dir(test: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch_dir(test: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("bureau-unblock-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn sample(len: usize) -> Vec<u8> {
@@ -27,7 +48,8 @@ fn sample(len: usize) -> Vec<u8> {
 #[test]
 fn reads_a_file_to_the_end() {
     within(10, || {
-        let path = scratch_dir("read").join("data");
+        let dir = scratch_dir("read");
+        let path = dir.join("data");
         std::fs::write(&path, sample(100_000)).unwrap();
         let mut file = Unblock::new(std::fs::File::open(&path).unwrap());
         let mut got = Vec::new();
@@ -39,7 +61,8 @@ fn reads_a_file_to_the_end() {
 #[test]
 fn writes_a_file_and_flush_puts_it_on_disk() {
     within(10, || {
-        let path = scratch_dir("write").join("data");
+        let dir = scratch_dir("write");
+        let path = dir.join("data");
         let mut file = Unblock::new(std::fs::File::create(&path).unwrap());
         block_on(async {
             for chunk in sample(50_000).chunks(333) {
@@ -82,7 +105,8 @@ fn many_small_reads_cost_few_blocking_reads() {
 #[test]
 fn seek_counts_from_what_was_read_not_what_was_read_ahead() {
     within(10, || {
-        let path = scratch_dir("seek").join("data");
+        let dir = scratch_dir("seek");
+        let path = dir.join("data");
         std::fs::write(&path, sample(20_000)).unwrap();
         let mut file = Unblock::new(std::fs::File::open(&path).unwrap());
         block_on(async {
@@ -206,7 +230,8 @@ fn a_stream_can_be_stopped_and_its_iterator_taken_back() {
 #[test]
 fn writing_after_reading_lands_where_reading_stopped_after_a_seek() {
     within(10, || {
-        let path = scratch_dir("read-write").join("data");
+        let dir = scratch_dir("read-write");
+        let path = dir.join("data");
         std::fs::write(&path, b"0123456789").unwrap();
         let file = std::fs::OpenOptions::new()
             .read(true)
