@@ -12,6 +12,8 @@ mod runtime;
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
 pub use runtime::{block_on, spawn};
 
+pub use bureau_reactor::{Async, TimedOut, Timer, timeout};
+
 pub use futures_lite::{future, io, prelude, stream};
 
 pub use bureau_blocking::{Unblock, unblock};

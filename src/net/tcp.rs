@@ -1,0 +1,282 @@
+//! `TcpListener` and `TcpStream`: cheap-to-clone handles over
+//! `Async<std::net::TcpListener>` / `Async<std::net::TcpStream>`.
+//!
+//! It must never block the event loop: binding and connecting resolve host
+//! names on the blocking pool and connect without blocking.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncWrite, Stream, StreamExt};
+
+use super::addr::{AsyncToSocketAddrs, try_each};
+use crate::Async;
+
+/// A TCP listener; clones share the socket.
+///
+/// ```
+/// use bureau::net::TcpListener;
+/// bureau::block_on(async {
+///     let l = TcpListener::bind("127.0.0.1:0").await?;
+///     assert!(l.local_addr()?.ip().is_loopback());
+///     std::io::Result::Ok(())
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpListener {
+    inner: Arc<Async<std::net::TcpListener>>,
+}
+
+impl TcpListener {
+    /// Binds to the first address `addr` names that can be bound.
+    ///
+    /// ```
+    /// let l = bureau::block_on(bureau::net::TcpListener::bind(("127.0.0.1", 0))).unwrap();
+    /// ```
+    pub async fn bind(addr: impl AsyncToSocketAddrs) -> io::Result<TcpListener> {
+        try_each(
+            addr,
+            |a| async move { Async::<std::net::TcpListener>::bind(a) },
+        )
+        .await
+        .map(|inner| TcpListener {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Waits for a connection. Out of descriptors, it returns the error
+    /// after closing the pending connections (see `Async::accept`).
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let c = TcpStream::connect(l.local_addr()?).await?;
+    ///     let (s, peer) = l.accept().await?;
+    ///     assert_eq!(peer, c.local_addr()?);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (s, addr) = self.inner.accept().await?;
+        Ok((TcpStream::from(s), addr))
+    }
+
+    /// A stream of incoming connections; errors are yielded and the stream
+    /// goes on.
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// use bureau::prelude::*;
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let _c = TcpStream::connect(l.local_addr()?).await?;
+    ///     let s = l.incoming().next().await.unwrap()?;
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub fn incoming(&self) -> impl Stream<Item = io::Result<TcpStream>> + Send + Unpin + '_ {
+        self.inner.incoming().map(|r| r.map(TcpStream::from))
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// ```
+    /// let l = bureau::block_on(bureau::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    /// assert_ne!(l.local_addr().unwrap().port(), 0);
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl From<Async<std::net::TcpListener>> for TcpListener {
+    fn from(inner: Async<std::net::TcpListener>) -> TcpListener {
+        TcpListener {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+/// A TCP connection; clones share the socket, so one task may read while
+/// another writes. Closing it (`AsyncWriteExt::close`) shuts down writing.
+///
+/// ```
+/// use bureau::net::{TcpListener, TcpStream};
+/// use bureau::prelude::*;
+/// bureau::block_on(async {
+///     let l = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut c = TcpStream::connect(l.local_addr()?).await?;
+///     let (mut s, _) = l.accept().await?;
+///     c.write_all(b"hi").await?;
+///     c.close().await?;
+///     let mut got = String::new();
+///     s.read_to_string(&mut got).await?;
+///     assert_eq!(got, "hi");
+///     std::io::Result::Ok(())
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpStream {
+    inner: Arc<Async<std::net::TcpStream>>,
+}
+
+impl TcpStream {
+    /// Connects to the first address `addr` names that accepts.
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let port = l.local_addr()?.port();
+    ///     TcpStream::connect(("localhost", port)).await?;
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn connect(addr: impl AsyncToSocketAddrs) -> io::Result<TcpStream> {
+        try_each(addr, Async::<std::net::TcpStream>::connect)
+            .await
+            .map(TcpStream::from)
+    }
+
+    /// The local address of the connection.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// assert!(c.local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The address of the peer.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// assert_eq!(c.peer_addr()?, l.local_addr()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// Shuts down reading, writing or both.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// c.shutdown(std::net::Shutdown::Write)?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// c.set_nodelay(true)?;
+    /// assert!(c.nodelay()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether Nagle's algorithm is off.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// let _ = c.nodelay()?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get_ref().nodelay()
+    }
+}
+
+impl From<Async<std::net::TcpStream>> for TcpStream {
+    fn from(inner: Async<std::net::TcpStream>) -> TcpStream {
+        TcpStream {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncRead for &TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(shutdown_write(&self.inner))
+    }
+}
+
+impl AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(shutdown_write(&self.inner))
+    }
+}
+
+/// Closing a stream: shut down writing (a peer that already left is fine).
+fn shutdown_write(s: &Async<std::net::TcpStream>) -> io::Result<()> {
+    match s.get_ref().shutdown(Shutdown::Write) {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        r => r,
+    }
+}
