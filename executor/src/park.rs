@@ -6,6 +6,7 @@
 //! `epoll_wait` and collects I/O and timer events on the way. This file must
 //! never learn about tasks or queues.
 
+use crate::sync::thread;
 use std::time::Duration;
 
 /// Puts the run loop to sleep until it is unparked or a timeout passes.
@@ -79,7 +80,7 @@ pub trait Unpark: Send + Sync + 'static {
 /// ```
 #[derive(Debug)]
 pub struct ThreadParker {
-    thread: std::thread::Thread,
+    thread: thread::Thread,
 }
 
 impl ThreadParker {
@@ -93,7 +94,7 @@ impl ThreadParker {
     /// ```
     pub fn new() -> Self {
         ThreadParker {
-            thread: std::thread::current(),
+            thread: thread::current(),
         }
     }
 }
@@ -115,9 +116,9 @@ impl Park for ThreadParker {
 
     fn park(&mut self, timeout: Option<Duration>) {
         match timeout {
-            None => std::thread::park(),
+            None => thread::park(),
             Some(Duration::ZERO) => {}
-            Some(timeout) => std::thread::park_timeout(timeout),
+            Some(timeout) => thread::park_timeout(timeout),
         }
     }
 }
@@ -135,7 +136,7 @@ impl Park for ThreadParker {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ThreadUnparker {
-    thread: std::thread::Thread,
+    thread: thread::Thread,
 }
 
 impl Unpark for ThreadUnparker {
