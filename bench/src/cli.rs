@@ -1,0 +1,140 @@
+//! The command line: which workloads to run, how often, for how long, and
+//! where the JSON and the SVG go.
+//!
+//! Parsing only: this file must never run anything.
+
+use std::path::PathBuf;
+
+/// Every workload, in the order `all` runs them.
+pub const WORKLOADS: &[&str] = &[
+    "spawn",
+    "yield",
+    "pingpong",
+    "unblock",
+    "timers",
+    "timer-churn",
+    "fs",
+    "tcp-echo",
+    "http",
+    "idle",
+    "footprint",
+];
+
+/// What to run, as the command line asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The workloads to run, in [`WORKLOADS`] order.
+    pub workloads: Vec<&'static str>,
+    /// Timed repetitions of each in-process workload (after one warm-up).
+    pub reps: usize,
+    /// Seconds of load per server run of `tcp-echo` and `http`.
+    pub secs: u64,
+    /// The connection counts of `tcp-echo`.
+    pub conns: Vec<usize>,
+    /// Print JSON instead of the Markdown table.
+    pub json: bool,
+    /// Where to draw the ratios as an SVG bar chart.
+    pub svg: Option<PathBuf>,
+}
+
+/// How to call the program.
+pub const USAGE: &str = "\
+usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--conns C,C,...]
+                    [--json] [--svg FILE]
+
+  all          every workload (the default)
+  WORKLOAD     spawn yield pingpong unblock timers timer-churn fs
+               tcp-echo http idle footprint
+  --reps N     timed repetitions of in-process workloads, after a warm-up (5)
+  --secs S     seconds of load per server run of tcp-echo and http (10)
+  --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
+  --json       print JSON instead of the Markdown table
+  --svg FILE   draw bureau's ratio to the best peer as a bar chart";
+
+/// Parses the arguments after the program's name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options {
+        workloads: Vec::new(),
+        reps: 5,
+        secs: 10,
+        conns: vec![100, 1_000, 5_000, 10_000],
+        json: false,
+        svg: None,
+    };
+    let mut wanted: Vec<String> = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--reps" => options.reps = number(&value("--reps")?)?,
+            "--secs" => options.secs = number(&value("--secs")?)? as u64,
+            "--conns" => {
+                options.conns = value("--conns")?
+                    .split(',')
+                    .map(number)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--json" => options.json = true,
+            "--svg" => options.svg = Some(PathBuf::from(value("--svg")?)),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}\n{USAGE}")),
+            name => wanted.push(name.to_string()),
+        }
+    }
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| *w != "all" && !WORKLOADS.contains(&w.as_str()))
+    {
+        return Err(format!("unknown workload {unknown}\n{USAGE}"));
+    }
+    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all");
+    options.workloads = WORKLOADS
+        .iter()
+        .copied()
+        .filter(|w| all || wanted.iter().any(|x| x == w))
+        .collect();
+    if options.reps == 0 || options.secs == 0 || options.conns.contains(&0) {
+        return Err("--reps, --secs and --conns must be positive".to_string());
+    }
+    Ok(options)
+}
+
+fn number(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn defaults_to_everything() {
+        let options = parse(args("")).expect("parses");
+        assert_eq!(options.workloads, WORKLOADS);
+        assert_eq!((options.reps, options.secs), (5, 10));
+    }
+
+    #[test]
+    fn keeps_the_canonical_order_and_the_flags() {
+        let options =
+            parse(args("http spawn --reps 3 --conns 10,20 --svg x.svg --json")).expect("parses");
+        assert_eq!(options.workloads, ["spawn", "http"]);
+        assert_eq!(options.conns, [10, 20]);
+        assert_eq!(options.reps, 3);
+        assert!(options.json);
+        assert_eq!(options.svg, Some(PathBuf::from("x.svg")));
+    }
+
+    #[test]
+    fn refuses_unknown_names() {
+        assert!(parse(args("spwan")).is_err());
+        assert!(parse(args("--fast")).is_err());
+        assert!(parse(args("--reps 0")).is_err());
+    }
+}

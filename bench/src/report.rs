@@ -1,0 +1,341 @@
+//! The results table: one row per measured metric, bureau's ratio to the
+//! best peer, and whether each target of issue 6 is met.
+//!
+//! Pure formatting of numbers already measured: this file must never run a
+//! workload, and never turn a missing measurement into a number.
+
+use std::fmt::Write as _;
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// Times, latencies, CPU, sizes.
+    Lower,
+    /// Throughputs.
+    Higher,
+}
+
+impl Better {
+    /// Whether `a` is better than `b`.
+    pub fn prefers(self, a: f64, b: f64) -> bool {
+        match self {
+            Better::Lower => a < b,
+            Better::Higher => a > b,
+        }
+    }
+}
+
+/// What a target compares bureau's figure with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Against {
+    /// The better of smol and tokio on that row: a ratio.
+    BestPeer,
+    /// The row's reference (raw `polling`, sequential `std::fs`): a ratio.
+    Reference,
+    /// Bureau's figure itself, in the row's unit.
+    Absolute,
+}
+
+/// The direction of a target's bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The compared figure must not exceed the value.
+    AtMost,
+    /// The compared figure must reach the value.
+    AtLeast,
+}
+
+/// One target of issue 6.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// What bureau is compared with.
+    pub against: Against,
+    /// Which side of `value` passes.
+    pub bound: Bound,
+    /// The bound itself.
+    pub value: f64,
+}
+
+impl Target {
+    /// bureau ÷ the best peer must stay at or under `value`.
+    pub const fn peer_at_most(value: f64) -> Self {
+        Target {
+            against: Against::BestPeer,
+            bound: Bound::AtMost,
+            value,
+        }
+    }
+
+    /// bureau ÷ the best peer must reach `value`.
+    pub const fn peer_at_least(value: f64) -> Self {
+        Target {
+            against: Against::BestPeer,
+            bound: Bound::AtLeast,
+            value,
+        }
+    }
+
+    /// bureau ÷ the reference must stay at or under `value`.
+    pub const fn reference_at_most(value: f64) -> Self {
+        Target {
+            against: Against::Reference,
+            bound: Bound::AtMost,
+            value,
+        }
+    }
+
+    /// bureau ÷ the reference must reach `value`.
+    pub const fn reference_at_least(value: f64) -> Self {
+        Target {
+            against: Against::Reference,
+            bound: Bound::AtLeast,
+            value,
+        }
+    }
+
+    /// bureau's own figure must stay at or under `value`.
+    pub const fn at_most(value: f64) -> Self {
+        Target {
+            against: Against::Absolute,
+            bound: Bound::AtMost,
+            value,
+        }
+    }
+
+    fn label(&self, reference: &str) -> String {
+        let sign = match self.bound {
+            Bound::AtMost => "≤",
+            Bound::AtLeast => "≥",
+        };
+        match self.against {
+            Against::BestPeer => format!("{sign}{}× peer", self.value),
+            Against::Reference => format!("{sign}{}× {reference}", self.value),
+            Against::Absolute => format!("{sign}{}", self.value),
+        }
+    }
+}
+
+/// One metric of one workload, measured on every runtime.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The workload and its parameters, e.g. `tcp-echo C=100`.
+    pub workload: String,
+    /// What is measured, with its unit, e.g. `ns/task`.
+    pub metric: String,
+    /// Which way the metric improves.
+    pub better: Better,
+    /// bureau's median.
+    pub bureau: Option<f64>,
+    /// smol's median.
+    pub smol: Option<f64>,
+    /// tokio's median, the faster of its two ways of spawning.
+    pub tokio: Option<f64>,
+    /// Which tokio way `tokio` came from (`local` or `spawn`), if it had two.
+    pub tokio_via: &'static str,
+    /// The reference's name (`raw`, `std::fs`), if the row has one.
+    pub reference_name: &'static str,
+    /// The reference's median.
+    pub reference: Option<f64>,
+    /// The targets this row must meet.
+    pub targets: Vec<Target>,
+}
+
+impl Row {
+    /// A row with no figures yet.
+    pub fn new(workload: impl Into<String>, metric: impl Into<String>, better: Better) -> Self {
+        Row {
+            workload: workload.into(),
+            metric: metric.into(),
+            better,
+            bureau: None,
+            smol: None,
+            tokio: None,
+            tokio_via: "",
+            reference_name: "",
+            reference: None,
+            targets: Vec::new(),
+        }
+    }
+
+    /// The same row with `targets`.
+    pub fn with_targets(mut self, targets: &[Target]) -> Self {
+        self.targets = targets.to_vec();
+        self
+    }
+
+    /// The better of smol's and tokio's figures.
+    pub fn best_peer(&self) -> Option<f64> {
+        match (self.smol, self.tokio) {
+            (Some(s), Some(t)) => Some(if self.better.prefers(t, s) { t } else { s }),
+            (one, other) => one.or(other),
+        }
+    }
+
+    /// bureau ÷ the best peer.
+    pub fn peer_ratio(&self) -> Option<f64> {
+        Some(self.bureau? / self.best_peer()?)
+    }
+
+    /// For each target: its label, the compared figure, and whether it is met
+    /// (`None` when a figure is missing).
+    pub fn verdicts(&self) -> Vec<(String, Option<f64>, Option<bool>)> {
+        self.targets
+            .iter()
+            .map(|target| {
+                let figure = match target.against {
+                    Against::BestPeer => self.peer_ratio(),
+                    Against::Reference => self.bureau.zip(self.reference).map(|(b, r)| b / r),
+                    Against::Absolute => self.bureau,
+                };
+                let met = figure.map(|f| match target.bound {
+                    Bound::AtMost => f <= target.value,
+                    Bound::AtLeast => f >= target.value,
+                });
+                (target.label(self.reference_name), figure, met)
+            })
+            .collect()
+    }
+}
+
+/// A figure with about three significant digits, or `–` when missing.
+pub fn figure(value: Option<f64>) -> String {
+    match value {
+        None => "–".to_string(),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// The rows as a Markdown table.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| workload | metric | bureau | smol | tokio | ref | bureau ÷ best peer | target | result |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+    );
+    for row in rows {
+        let tokio = match row.tokio_via {
+            "" => figure(row.tokio),
+            via => format!("{} ({via})", figure(row.tokio)),
+        };
+        let reference = match row.reference {
+            Some(_) => format!("{} ({})", figure(row.reference), row.reference_name),
+            None => figure(None),
+        };
+        let verdicts = row.verdicts();
+        let targets: Vec<String> = verdicts.iter().map(|(label, _, _)| label.clone()).collect();
+        let results: Vec<String> = verdicts
+            .iter()
+            .map(|(_, value, met)| match met {
+                Some(true) => format!("met ({})", figure(*value)),
+                Some(false) => format!("**missed** ({})", figure(*value)),
+                None => "n/a".to_string(),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.workload,
+            row.metric,
+            figure(row.bureau),
+            figure(row.smol),
+            tokio,
+            reference,
+            figure(row.peer_ratio()),
+            targets.join(", "),
+            results.join(", "),
+        );
+    }
+    out
+}
+
+/// The rows as a JSON array (numbers as measured, `null` when missing).
+pub fn json(rows: &[Row]) -> String {
+    let number = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or("null".to_string(), |v| v.to_string())
+    };
+    let mut out = String::from("[\n");
+    for (i, row) in rows.iter().enumerate() {
+        let targets: Vec<String> = row
+            .verdicts()
+            .iter()
+            .map(|(label, value, met)| {
+                format!(
+                    "{{\"target\": {}, \"value\": {}, \"met\": {}}}",
+                    quote(label),
+                    number(*value),
+                    met.map_or("null".to_string(), |m| m.to_string())
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "  {{\"workload\": {}, \"metric\": {}, \"lower_is_better\": {}, \"bureau\": {}, \
+             \"smol\": {}, \"tokio\": {}, \"tokio_via\": {}, \"reference\": {}, \
+             \"reference_name\": {}, \"bureau_over_best_peer\": {}, \"targets\": [{}]}}",
+            quote(&row.workload),
+            quote(&row.metric),
+            row.better == Better::Lower,
+            number(row.bureau),
+            number(row.smol),
+            number(row.tokio),
+            quote(row.tokio_via),
+            number(row.reference),
+            quote(row.reference_name),
+            number(row.peer_ratio()),
+            targets.join(", "),
+        );
+        out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// `text` as a JSON string.
+fn quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        let mut row =
+            Row::new("spawn", "ns/task", Better::Lower).with_targets(&[Target::peer_at_most(0.6)]);
+        row.bureau = Some(50.0);
+        row.smol = Some(100.0);
+        row.tokio = Some(80.0);
+        row
+    }
+
+    #[test]
+    fn compares_with_the_better_peer() {
+        let row = row();
+        assert_eq!(row.best_peer(), Some(80.0));
+        assert_eq!(row.peer_ratio(), Some(0.625));
+        assert_eq!(row.verdicts()[0].2, Some(false));
+    }
+
+    #[test]
+    fn a_missing_figure_is_not_a_verdict() {
+        let mut row = row();
+        row.bureau = None;
+        assert_eq!(row.verdicts()[0].2, None);
+        assert!(markdown(&[row.clone()]).contains("n/a"));
+        assert!(json(&[row]).contains("\"bureau\": null"));
+    }
+}

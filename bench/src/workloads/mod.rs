@@ -1,0 +1,111 @@
+//! The in-process workloads and the loop that times them on each runtime:
+//! one warm-up, then `reps` timed repetitions in this process, medians kept.
+//!
+//! A workload is written once, generic over [`Runtime`]; this file must
+//! never special-case a runtime, so that every column runs the same code.
+
+mod executor;
+mod pool;
+
+pub use executor::{PingPong, Spawn, Yield};
+pub use pool::{UnblockLatency, UnblockThroughput};
+
+use crate::report::{Better, Row, Target};
+use crate::runtimes::{Bureau, Runtime, Smol, TokioLocal, TokioSpawn};
+use bureau_bench::stats::median;
+
+/// One metric a workload reports.
+pub struct Metric {
+    /// Its name with its unit.
+    pub name: &'static str,
+    /// Which way it improves.
+    pub better: Better,
+    /// The targets issue 6 sets for it.
+    pub targets: Vec<Target>,
+}
+
+/// A workload that runs inside this process.
+pub trait Workload {
+    /// Its name in the table.
+    const NAME: &'static str;
+
+    /// What [`Workload::run`] returns, in that order. The first one decides
+    /// which of tokio's two ways of spawning is reported.
+    fn metrics(&self) -> Vec<Metric>;
+
+    /// Runs one repetition on `R` and returns one figure per metric.
+    fn run<R: Runtime>(&self) -> Vec<f64>;
+
+    /// A reference without any runtime, if the workload has one: its name
+    /// and one repetition's figures.
+    fn reference(&self) -> Option<(&'static str, Vec<f64>)> {
+        None
+    }
+}
+
+/// Times `workload` on every runtime and returns its rows.
+pub fn measure<W: Workload>(workload: &W, reps: usize) -> Vec<Row> {
+    let metrics = workload.metrics();
+    let bureau = medians::<Bureau, W>(workload, reps);
+    let smol = medians::<Smol, W>(workload, reps);
+    let local = medians::<TokioLocal, W>(workload, reps);
+    let spawn = medians::<TokioSpawn, W>(workload, reps);
+    let (tokio, tokio_via) = if metrics[0].better.prefers(spawn[0], local[0]) {
+        (spawn, TokioSpawn::NAME)
+    } else {
+        (local, TokioLocal::NAME)
+    };
+    let reference = reference_medians(workload, reps);
+    metrics
+        .iter()
+        .enumerate()
+        .map(|(i, metric)| {
+            let mut row =
+                Row::new(W::NAME, metric.name, metric.better).with_targets(&metric.targets);
+            row.bureau = Some(bureau[i]);
+            row.smol = Some(smol[i]);
+            row.tokio = Some(tokio[i]);
+            row.tokio_via = tokio_via;
+            if let Some((name, figures)) = &reference {
+                row.reference_name = name;
+                row.reference = Some(figures[i]);
+            }
+            row
+        })
+        .collect()
+}
+
+/// One warm-up and `reps` timed runs of `workload` on `R`: the median of each
+/// metric.
+fn medians<R: Runtime, W: Workload>(workload: &W, reps: usize) -> Vec<f64> {
+    workload.run::<R>();
+    let runs: Vec<Vec<f64>> = (0..reps).map(|_| workload.run::<R>()).collect();
+    let figures = per_metric_medians(&runs);
+    eprintln!("  {:<8} {:<8} {}", W::NAME, R::NAME, show(&figures));
+    figures
+}
+
+fn reference_medians<W: Workload>(workload: &W, reps: usize) -> Option<(&'static str, Vec<f64>)> {
+    let (name, _) = workload.reference()?;
+    let runs: Vec<Vec<f64>> = (0..reps)
+        .filter_map(|_| workload.reference().map(|(_, figures)| figures))
+        .collect();
+    let figures = per_metric_medians(&runs);
+    eprintln!("  {:<8} {:<8} {}", W::NAME, name, show(&figures));
+    Some((name, figures))
+}
+
+fn per_metric_medians(runs: &[Vec<f64>]) -> Vec<f64> {
+    let count = runs.first().map_or(0, Vec::len);
+    (0..count)
+        .map(|i| median(&runs.iter().map(|run| run[i]).collect::<Vec<_>>()))
+        .collect()
+}
+
+fn show(figures: &[f64]) -> String {
+    let shown: Vec<String> = figures
+        .iter()
+        .map(|f| crate::report::figure(Some(*f)))
+        .collect();
+    shown.join("  ")
+}
