@@ -8,9 +8,10 @@
 //! polling or timers itself: it only connects the crates that do.
 
 use crate::{LocalExecutor, Task};
-use bureau_executor::ThreadParker;
+use bureau_executor::{Park, Unpark};
 use std::cell::Cell;
 use std::future::Future;
+use std::time::Duration;
 
 thread_local! {
     static EXECUTOR: LocalExecutor = LocalExecutor::new();
@@ -40,7 +41,7 @@ thread_local! {
 /// ```
 pub fn block_on<T>(future: impl Future<Output = T>) -> T {
     let _inside = InsideBlockOn::enter();
-    let mut parker = ThreadParker::new();
+    let mut parker = ReactorParker(bureau_reactor::Parker::new());
     EXECUTOR.with(|executor| executor.block_on(&mut parker, future))
 }
 
@@ -95,5 +96,29 @@ impl InsideBlockOn {
 impl Drop for InsideBlockOn {
     fn drop(&mut self) {
         INSIDE_BLOCK_ON.with(|inside| inside.set(false));
+    }
+}
+
+/// The reactor as the executor's parker: the loop sleeps in `epoll_wait`.
+struct ReactorParker(bureau_reactor::Parker);
+
+/// The reactor's wake-up handle as the executor's unparker.
+struct ReactorUnparker(bureau_reactor::Unparker);
+
+impl Park for ReactorParker {
+    type Unparker = ReactorUnparker;
+
+    fn unparker(&self) -> ReactorUnparker {
+        ReactorUnparker(self.0.unparker())
+    }
+
+    fn park(&mut self, timeout: Option<Duration>) {
+        self.0.park(timeout);
+    }
+}
+
+impl Unpark for ReactorUnparker {
+    fn unpark(&self) {
+        self.0.unpark();
     }
 }
