@@ -17,3 +17,8 @@ pub use bureau_reactor::{Async, TimedOut, Timer, timeout};
 pub use futures_lite::{future, io, prelude, stream};
 
 pub use bureau_blocking::{Unblock, unblock};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
