@@ -64,6 +64,12 @@ impl RunQueue {
             Ok(Some(runnable)) => drop(runnable),
             // A closed remote queue means the executor is gone: the runnable
             // is dropped here, which is all that is left to do with it.
+            Err(runnable) if cfg!(bureau_loom_broken = "notify_before_push") => {
+                // Broken on purpose, for the loom models: the loop may look
+                // at the queue between the notify and the push, and sleep.
+                self.sleep.notify();
+                let _ = self.remote.push(runnable);
+            }
             Err(runnable) => {
                 if self.remote.push(runnable).is_ok() {
                     self.sleep.notify();

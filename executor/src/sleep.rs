@@ -23,6 +23,15 @@ const SLEEPING: u8 = 2;
 /// wake: the loop looks at the queues as soon as `park` returns.
 const PARKED: u8 = 3;
 
+/// The ordering of a waker's swap to `NOTIFIED`: it releases the work queued
+/// before it to the loop, which acquires it when it sees `NOTIFIED`. The loom
+/// models check that a `Relaxed` swap here would lose wakes.
+const NOTIFY: Ordering = if cfg!(bureau_loom_broken = "relaxed_notify") {
+    Ordering::Relaxed
+} else {
+    Ordering::AcqRel
+};
+
 /// How the loop is about to sleep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sleeper {
@@ -62,6 +71,12 @@ impl Sleep {
             Sleeper::Future => SLEEPING,
             Sleeper::Parker => PARKED,
         };
+        if cfg!(bureau_loom_broken = "sleep_without_recheck") {
+            // Broken on purpose, for the loom models: sleeps even if work
+            // arrived since the loop last looked at its queues.
+            self.state.store(asleep, Ordering::Release);
+            return true;
+        }
         match self
             .state
             .compare_exchange(AWAKE, asleep, Ordering::AcqRel, Ordering::Acquire)
@@ -83,7 +98,7 @@ impl Sleep {
 
     /// Tells the loop that work was queued from another thread.
     pub(crate) fn notify(&self) {
-        let previous = self.state.swap(NOTIFIED, Ordering::AcqRel);
+        let previous = self.state.swap(NOTIFIED, NOTIFY);
         if previous == SLEEPING || previous == PARKED {
             self.wake_sleepers();
         }
