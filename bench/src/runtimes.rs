@@ -6,8 +6,11 @@
 //! path beyond turning a tokio `JoinHandle` into a plain output.
 
 use std::future::Future;
+use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 /// One runtime, seen by a workload.
 ///
@@ -38,6 +41,12 @@ pub trait Runtime {
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
+
+    /// Sleeps until `deadline` on the runtime's timers.
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
+
+    /// Reads a whole file through the runtime's file API.
+    fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
 }
 
 /// bureau: its thread-local executor, reactor and pool.
@@ -69,6 +78,17 @@ impl Runtime for Bureau {
         T: Send + 'static,
     {
         bureau::unblock(f)
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        let timer = bureau::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+
+    fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
+        bureau::fs::read(path)
     }
 }
 
@@ -111,6 +131,17 @@ impl Runtime for Smol {
     {
         blocking::unblock(f)
     }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        let timer = async_io::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+
+    fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
+        async_fs::read(path)
+    }
 }
 
 /// tokio's current-thread runtime, tasks spawned onto a `LocalSet`.
@@ -146,6 +177,14 @@ impl Runtime for TokioLocal {
     {
         Joined(tokio::task::spawn_blocking(f))
     }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(deadline.into())
+    }
+
+    fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
+        tokio::fs::read(path)
+    }
 }
 
 impl Runtime for TokioSpawn {
@@ -174,6 +213,14 @@ impl Runtime for TokioSpawn {
         T: Send + 'static,
     {
         Joined(tokio::task::spawn_blocking(f))
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(deadline.into())
+    }
+
+    fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
+        tokio::fs::read(path)
     }
 }
 

@@ -5,10 +5,14 @@
 //! never special-case a runtime, so that every column runs the same code.
 
 mod executor;
+mod files;
 mod pool;
+mod timers;
 
 pub use executor::{PingPong, Spawn, Yield};
+pub use files::Files;
 pub use pool::{UnblockLatency, UnblockThroughput};
+pub use timers::{TimerChurn, Timers};
 
 use crate::report::{Better, Row, Target};
 use crate::runtimes::{Bureau, Runtime, Smol, TokioLocal, TokioSpawn};
@@ -29,9 +33,14 @@ pub trait Workload {
     /// Its name in the table.
     const NAME: &'static str;
 
-    /// What [`Workload::run`] returns, in that order. The first one decides
-    /// which of tokio's two ways of spawning is reported.
+    /// What [`Workload::run`] returns, in that order.
     fn metrics(&self) -> Vec<Metric>;
+
+    /// The index of the metric that decides which of tokio's two ways of
+    /// spawning is reported.
+    fn deciding_metric(&self) -> usize {
+        0
+    }
 
     /// Runs one repetition on `R` and returns one figure per metric.
     fn run<R: Runtime>(&self) -> Vec<f64>;
@@ -50,7 +59,11 @@ pub fn measure<W: Workload>(workload: &W, reps: usize) -> Vec<Row> {
     let smol = medians::<Smol, W>(workload, reps);
     let local = medians::<TokioLocal, W>(workload, reps);
     let spawn = medians::<TokioSpawn, W>(workload, reps);
-    let (tokio, tokio_via) = if metrics[0].better.prefers(spawn[0], local[0]) {
+    let decides = workload.deciding_metric();
+    let (tokio, tokio_via) = if metrics[decides]
+        .better
+        .prefers(spawn[decides], local[decides])
+    {
         (spawn, TokioSpawn::NAME)
     } else {
         (local, TokioLocal::NAME)
