@@ -9,10 +9,12 @@
 mod cli;
 mod report;
 mod runtimes;
+mod servers;
+mod svg;
 mod workloads;
 
 use report::Row;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use workloads::measure;
 
 fn main() -> ExitCode {
@@ -23,25 +25,93 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match bureau_bench::limits::raise_nofile() {
+        Ok(limit) if limit < 20_500 => {
+            eprintln!("note: at most {limit} open files per process; C=10,000 needs about 10,050")
+        }
+        Ok(_) => {}
+        Err(error) => eprintln!("note: cannot raise the open-file limit: {error}"),
+    }
+    let needs_servers = options
+        .workloads
+        .iter()
+        .any(|w| ["tcp-echo", "http", "idle"].contains(w));
+    if needs_servers {
+        if let Err(error) = servers::build_binaries() {
+            eprintln!("bench: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
     let mut rows: Vec<Row> = Vec::new();
     for &workload in &options.workloads {
         eprintln!("{workload}:");
-        let reps = options.reps;
-        match workload {
-            "spawn" => rows.extend(measure(&workloads::Spawn, reps)),
-            "yield" => rows.extend(measure(&workloads::Yield, reps)),
-            "pingpong" => rows.extend(measure(&workloads::PingPong, reps)),
-            "unblock" => {
-                rows.extend(measure(&workloads::UnblockThroughput, reps));
-                rows.extend(measure(&workloads::UnblockLatency, reps));
-            }
-            other => eprintln!("  {other}: not measured yet"),
-        }
+        rows.extend(run(workload, &options));
     }
+    let caption = machine();
     if options.json {
         print!("{}", report::json(&rows));
     } else {
+        println!("{caption}\n");
         print!("{}", report::markdown(&rows));
     }
+    if let Some(path) = &options.svg {
+        if let Err(error) = std::fs::write(path, svg::chart(&rows, &caption)) {
+            eprintln!("bench: cannot write {}: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// Runs one workload by its name and returns its rows.
+fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
+    let reps = options.reps;
+    match workload {
+        "spawn" => measure(&workloads::Spawn, reps),
+        "yield" => measure(&workloads::Yield, reps),
+        "pingpong" => measure(&workloads::PingPong, reps),
+        "unblock" => {
+            let mut rows = measure(&workloads::UnblockThroughput, reps);
+            rows.extend(measure(&workloads::UnblockLatency, reps));
+            rows
+        }
+        "timers" => measure(&workloads::Timers, reps),
+        "timer-churn" => measure(&workloads::TimerChurn, reps),
+        "fs" => match workloads::Files::prepare() {
+            Ok(files) => measure(&files, reps),
+            Err(error) => {
+                eprintln!("  fs: cannot make the files: {error}");
+                Vec::new()
+            }
+        },
+        "tcp-echo" => servers::tcp_echo(&options.conns, options.secs),
+        "http" => servers::http(options.secs),
+        "idle" => servers::idle(),
+        _ => servers::footprint(),
+    }
+}
+
+/// The machine and the date, for the table's caption.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let shell = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} · {cpu}, {cores} cores · Linux {}",
+        shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        shell("uname", &["-r"])
+    )
 }

@@ -171,9 +171,10 @@ impl Row {
         }
     }
 
-    /// bureau ÷ the best peer.
+    /// bureau ÷ the best peer (none when the peer's figure is zero).
     pub fn peer_ratio(&self) -> Option<f64> {
-        Some(self.bureau? / self.best_peer()?)
+        let peer = self.best_peer().filter(|p| *p != 0.0)?;
+        Some(self.bureau? / peer)
     }
 
     /// For each target: its label, the compared figure, and whether it is met
