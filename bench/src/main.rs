@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     match bureau_bench::limits::raise_nofile() {
-        Ok(limit) if limit < 20_500 => {
+        Ok(limit) if limit < 10_100 => {
             eprintln!("note: at most {limit} open files per process; C=10,000 needs about 10,050")
         }
         Ok(_) => {}
