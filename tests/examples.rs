@@ -1,0 +1,507 @@
+//! Runs each example the way a user would, against a real client (a
+//! `std::net::TcpStream` or curl), and checks what it answers.
+//!
+//! The examples are the binaries that `cargo test` builds next to this test
+//! (`target/<profile>/examples/NAME`). A server example prints its address
+//! as its first line, which is how these tests know it is ready; every child
+//! is killed when its test ends, pass or fail, and every wait is bounded.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The longest any example may take to print a line or to finish.
+const DEADLINE: Duration = Duration::from_secs(30);
+/// The longest a client waits for a reply.
+const REPLY: Duration = Duration::from_secs(10);
+
+/// A running example, killed when dropped.
+struct Example {
+    name: &'static str,
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+/// What a finished example printed, and how it exited.
+struct Finished {
+    status: ExitStatus,
+    stdout: Vec<String>,
+    stderr: String,
+}
+
+impl Example {
+    fn start(name: &'static str, args: &[&str]) -> Example {
+        let mut command = Command::new(example_path(name));
+        command.args(args);
+        Example::spawn(name, command)
+    }
+
+    /// Runs `command`, which runs the example `name` in some way.
+    fn spawn(name: &'static str, mut command: Command) -> Example {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+        let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let (out_tx, stdout) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { break };
+                if out_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (err_tx, stderr) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            let _ = err_tx.send(text);
+        });
+        Example {
+            name,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The next line of stdout.
+    fn line(&self) -> String {
+        match self.stdout.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!("{}: no line within {DEADLINE:?}", self.name),
+            Err(RecvTimeoutError::Disconnected) => {
+                let stderr = self.stderr.recv_timeout(DEADLINE).unwrap_or_default();
+                panic!("{}: stdout closed early; stderr:\n{stderr}", self.name)
+            }
+        }
+    }
+
+    /// The address in the first line, `listening on [http://]ADDR[/]`.
+    fn address(&self) -> SocketAddr {
+        let line = self.line();
+        let addr = line
+            .strip_prefix("listening on ")
+            .map(|a| a.trim_start_matches("http://").trim_end_matches('/'))
+            .unwrap_or_else(|| panic!("{}: first line is {line:?}", self.name));
+        addr.parse()
+            .unwrap_or_else(|e| panic!("{}: {addr:?} is not an address: {e}", self.name))
+    }
+
+    /// Waits for the example to end by itself and collects its output.
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + DEADLINE;
+        let mut stdout = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => stdout.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{}: still running after {DEADLINE:?}: {stdout:?}",
+                        self.name
+                    )
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let stderr = self
+            .stderr
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{}: stderr still open after {DEADLINE:?}", self.name));
+        // Both pipes are closed, so the process has exited.
+        let status = self.child.wait().expect("wait for the example");
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `target/<profile>/examples/NAME`, next to this test's `deps/` folder.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    // `cargo test` builds the examples; `cargo test --test examples` does not.
+    assert!(
+        modified(&path) >= modified(&source),
+        "{} is missing or older than {}: run `cargo test` (it builds the examples) or \
+         `cargo build --examples` first",
+        path.display(),
+        source.display()
+    );
+    path
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to the example");
+    stream.set_read_timeout(Some(REPLY)).expect("read timeout");
+    stream
+        .set_write_timeout(Some(REPLY))
+        .expect("write timeout");
+    stream
+}
+
+/// Runs curl with a time limit and returns its stdout.
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl must be installed to run this test");
+    assert!(output.status.success(), "curl {args:?}: {output:?}");
+    String::from_utf8(output.stdout).expect("curl printed UTF-8")
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length: (status line, body).
+fn read_response(reader: &mut BufReader<TcpStream>) -> (String, String) {
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("status line");
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).expect("header line");
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().expect("Content-Length is a number");
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    (
+        status.trim_end().to_owned(),
+        String::from_utf8(body).expect("UTF-8 body"),
+    )
+}
+
+/// Sends `message` and reads back as many bytes.
+fn round_trip(stream: &mut TcpStream, message: &[u8]) -> Vec<u8> {
+    stream.write_all(message).expect("send");
+    let mut reply = vec![0; message.len()];
+    stream.read_exact(&mut reply).expect("read the reply");
+    reply
+}
+
+/// Closes our side and expects the other side to close too, sending nothing.
+fn assert_closes_after_us(mut stream: TcpStream) {
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .expect("EOF from the other side");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn echo_sends_back_what_two_clients_send() {
+    let echo = Example::start("echo", &["--port", "0"]);
+    let addr = echo.address();
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    // b talks while a waits: each connection is served on its own.
+    assert_eq!(round_trip(&mut b, b"from client b"), b"from client b");
+    assert_eq!(round_trip(&mut a, b"from client a"), b"from client a");
+    assert_closes_after_us(a);
+}
+
+#[test]
+fn http_answers_200_with_keep_alive() {
+    let http = Example::start("http", &["--port", "0"]);
+    let stream = connect(http.address());
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    for _ in 0..2 {
+        writer
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .expect("send request");
+        let (status, body) = read_response(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(body, "Hello from bureau!\n");
+    }
+}
+
+#[test]
+fn http_answers_curl_twice_on_one_connection() {
+    let http = Example::start("http", &["--port", "0"]);
+    let url = format!("http://{}/", http.address());
+    let out = curl(&["--write-out", "[%{http_code} %{num_connects}]", &url, &url]);
+    assert_eq!(
+        out, "Hello from bureau!\n[200 1]Hello from bureau!\n[200 0]",
+        "the second request reuses the connection"
+    );
+}
+
+#[test]
+fn http_answers_a_malformed_request_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let mut stream = connect(http.address());
+    stream
+        .write_all(b"this is not http\r\n\r\n")
+        .expect("send garbage");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("an answer, then EOF");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    assert!(answer.ends_with("bad request: the request line is not `METHOD PATH HTTP/1.1`\n"));
+}
+
+#[test]
+fn chat_sends_a_line_to_the_others_and_not_back() {
+    let chat = Example::start("chat", &["--port", "0"]);
+    let addr = chat.address();
+    let a = connect(addr);
+    let mut a_lines = BufReader::new(a.try_clone().expect("clone")).lines();
+    let mut next_a = move || a_lines.next().expect("a line for a").expect("read a");
+    assert!(next_a().starts_with("* welcome"));
+    let b = connect(addr);
+    let b_addr = b.local_addr().expect("b's address");
+    let mut b_lines = BufReader::new(b.try_clone().expect("clone")).lines();
+    let mut next_b = move || b_lines.next().expect("a line for b").expect("read b");
+    assert!(next_b().starts_with("* welcome"));
+    // Once a hears that b joined, b is in the room.
+    assert_eq!(next_a(), format!("* {b_addr} joined"));
+
+    (&a).write_all(b"hello from a\n").expect("a says hello");
+    let a_addr = a.local_addr().expect("a's address");
+    assert_eq!(next_b(), format!("{a_addr}: hello from a"));
+    (&b).write_all(b"hi from b\n").expect("b answers");
+    // Had a's own line come back to it, it would be queued before b's.
+    assert_eq!(next_a(), format!("{b_addr}: hi from b"));
+
+    // A line longer than 4096 bytes arrives in pieces, none of it lost.
+    let long = "x".repeat(5000);
+    (&a).write_all(format!("{long}\n").as_bytes())
+        .expect("a sends a long line");
+    assert_eq!(next_b(), format!("{a_addr}: {}", &long[..4096]));
+    assert_eq!(next_b(), format!("{a_addr}: {}", &long[4096..]));
+}
+
+#[test]
+fn proxy_forwards_to_echo_both_ways_and_passes_on_the_close() {
+    let echo = Example::start("echo", &["--port", "0"]);
+    let echo_addr = echo.address().to_string();
+    let proxy = Example::start("proxy", &["--listen", "127.0.0.1:0", "--to", &echo_addr]);
+    let mut client = connect(proxy.address());
+    assert_eq!(
+        round_trip(&mut client, b"through the proxy"),
+        b"through the proxy"
+    );
+    // The close passes through the proxy to echo, and echo's back to us.
+    assert_closes_after_us(client);
+}
+
+/// A scratch folder, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn walk_prints_the_sha256_of_every_file() {
+    let dir =
+        Scratch(std::env::temp_dir().join(format!("bureau-walk-test-{}", std::process::id())));
+    let files: [(&str, Vec<u8>); 4] = [
+        ("a.txt", b"hello\n".to_vec()),
+        ("empty", Vec::new()),
+        ("sub/b.bin", (0..100_000u32).map(|i| i as u8).collect()),
+        ("sub/deeper/c.txt", b"walk me".to_vec()),
+    ];
+    let mut expected = BTreeSet::new();
+    for (name, contents) in &files {
+        let path = dir.0.join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write a file");
+        expected.insert(format!(
+            "{:x}  {}",
+            Sha256::digest(contents),
+            path.display()
+        ));
+    }
+    let dir_arg = dir.0.to_str().expect("a UTF-8 temp dir");
+    let run = Example::start("walk", &[dir_arg, "--jobs", "2"]).finish();
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(run.stderr.contains("hashed 4 files"), "{}", run.stderr);
+    assert!(run.stderr.contains("0 unreadable"), "{}", run.stderr);
+}
+
+#[test]
+fn walk_of_a_missing_folder_fails_clearly() {
+    let run = Example::start("walk", &["/no/such/folder"]).finish();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stderr
+            .contains("walk: /no/such/folder: No such file or directory"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn timers_fire_in_order_and_never_early() {
+    let run = Example::start("timers", &[]).finish();
+    assert!(run.status.success(), "{}", run.stderr);
+    // Each line is `[  NNN ms] what`.
+    let lines: Vec<(u64, &str)> = run
+        .stdout
+        .iter()
+        .map(|line| {
+            let (ms, what) = line
+                .strip_prefix('[')
+                .and_then(|l| l.split_once(" ms] "))
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            (ms.trim().parse().expect("milliseconds"), what)
+        })
+        .collect();
+    let whats: Vec<&str> = lines.iter().map(|(_, what)| *what).collect();
+    assert_eq!(
+        whats,
+        [
+            "spawning timers of 300, 100 and 200 ms",
+            "the 100 ms timer fired",
+            "the 200 ms timer fired",
+            "the 300 ms timer fired",
+            "interval tick 1 of 3",
+            "interval tick 2 of 3",
+            "interval tick 3 of 3",
+            "gave up on the 10 s operation after 200 ms: the operation timed out",
+            "done",
+        ]
+    );
+    // Never early: each event comes no sooner than its schedule allows.
+    let at: Vec<u64> = lines.iter().map(|(ms, _)| *ms).collect();
+    for (i, earliest) in [0, 100, 200, 300, 400, 500, 600, 800, 800]
+        .iter()
+        .enumerate()
+    {
+        assert!(at[i] >= *earliest, "{:?} came at {} ms", whats[i], at[i]);
+    }
+}
+
+#[test]
+fn hyper_answers_curl() {
+    let hyper = Example::start("hyper", &["--port", "0"]);
+    let url = format!("http://{}/hello", hyper.address());
+    let out = curl(&["--write-out", "[%{http_code} %{num_connects}]", &url, &url]);
+    assert_eq!(
+        out,
+        "Hello from hyper on bureau! You asked for /hello\n[200 1]\
+         Hello from hyper on bureau! You asked for /hello\n[200 0]"
+    );
+}
+
+#[test]
+fn tour_runs_to_completion_and_prints_its_figures() {
+    let run = Example::start("tour", &["--quick"]).finish();
+    assert!(run.status.success(), "{}", run.stderr);
+    let line = |prefix: &str| {
+        run.stdout
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {:#?}", run.stdout))
+            .clone()
+    };
+    assert!(line("echo:   200 connections open at once").contains("connected in"));
+    assert!(line("echo:   1000 messages echoed in").ends_with(" messages/s"));
+    assert!(line("timers: 100 timers").ends_with(", 0 early"));
+    assert!(line("files:  10 files").contains("checked on the pool"));
+    assert!(line("hash:   20000 rounds of SHA-256").contains("on a pool thread"));
+    assert!(line("loop:   blocked at most ").contains("ticks of 5 ms"));
+    assert!(line("done in").ends_with(" s"));
+}
+
+#[test]
+fn tour_uses_fewer_connections_when_descriptors_are_scarce() {
+    // The shell lowers both limits to 300 descriptors, then becomes the
+    // tour: 200 connections would need about 600.
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("ulimit -n 300 && exec \"$0\" --quick")
+        .arg(example_path("tour"));
+    let run = Example::spawn("tour", command).finish();
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stdout[0].starts_with("note: this process may open only 300 descriptors"),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout[0].ends_with("uses 50 connections instead of 200"));
+    assert!(
+        run.stdout
+            .iter()
+            .any(|l| l.starts_with("echo:   50 connections open at once")),
+        "{:?}",
+        run.stdout
+    );
+}
+
+#[test]
+fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
+    let cases: [(&'static str, &[&str]); 10] = [
+        ("echo", &["--bogus"]),
+        ("echo", &["--port", "70000"]),
+        ("http", &["--port"]),
+        ("chat", &["--port", "x"]),
+        ("proxy", &["--listen", "127.0.0.1:0"]),
+        ("walk", &[".", "--jobs", "0"]),
+        ("walk", &[]),
+        ("timers", &["--now"]),
+        ("hyper", &["extra"]),
+        ("tour", &["--slow"]),
+    ];
+    for (name, args) in cases {
+        let run = Example::start(name, args).finish();
+        assert_eq!(
+            run.status.code(),
+            Some(2),
+            "{name} {args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("usage: "),
+            "{name} {args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{name} {args:?}: {:?}", run.stdout);
+    }
+}
