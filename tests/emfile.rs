@@ -1,0 +1,209 @@
+//! Out of descriptors: a child process with a low `RLIMIT_NOFILE` is
+//! flooded with connections. Its accept loop must not spin, its 10 ms
+//! interval timer must keep firing on time, flooded clients must not hang,
+//! and it must serve new clients once descriptors are free again.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use bureau::Timer;
+use bureau::net::TcpListener;
+use bureau::prelude::*;
+
+const CHILD_ENV: &str = "BUREAU_EMFILE_CHILD";
+const MAX_FLOOD: usize = 2000;
+
+/// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
+fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body sent nothing and did not panic"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {secs} s"),
+    }
+}
+
+#[test]
+fn flooded_listener_out_of_descriptors_keeps_the_loop_responsive() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        child();
+        return;
+    }
+    bounded(60, parent);
+}
+
+/// The test process: floods the child and checks it from outside.
+fn parent() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = lim.maximum;
+    let _ = setrlimit(Resource::Nofile, lim);
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "flooded_listener_out_of_descriptors_keeps_the_loop_responsive",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut wait_for = |prefix: &str| -> String {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            eprintln!("child: {line}");
+            // The harness may print on the same line before us.
+            if let Some(at) = line.find(prefix) {
+                return line[at + prefix.len()..].trim().to_owned();
+            }
+        }
+        panic!("the child exited before printing {prefix:?}");
+    };
+    let port: u16 = wait_for("CHILD port").parse().unwrap();
+
+    // The flood, until the child has measured its ticks: each client says
+    // "flood" and waits.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut clients = Vec::new();
+            while !stop.load(Ordering::Relaxed) && clients.len() < MAX_FLOOD {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let _ = s.write_all(b"flood");
+                clients.push(s);
+            }
+            clients
+        }
+    });
+    wait_for("CHILD exhausted");
+    wait_for("CHILD released");
+    stop.store(true, Ordering::Relaxed);
+    let flood = flooder.join().unwrap();
+    eprintln!("parent: {} flood clients", flood.len());
+    // Recovery: a new client is served.
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    fresh.write_all(b"hello").unwrap();
+    let mut ok = [0; 2];
+    fresh.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"ok");
+
+    // No flooded client was left hanging: each sees EOF or a reset.
+    for mut s in flood {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        match s.read(&mut [0; 8]) {
+            Ok(0) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            other => panic!("a flooded client was left hanging: {other:?}"),
+        }
+    }
+    let summary = wait_for("CHILD done");
+    eprintln!("{summary}");
+    assert!(child.0.wait().unwrap().success(), "the child failed");
+}
+
+/// Kills the child if the parent fails, so no server is left behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The child: a server with few descriptors.
+fn child() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = Some(open as u64 + 40);
+    setrlimit(Resource::Nofile, lim).unwrap();
+
+    bureau::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("CHILD port {}", listener.local_addr().unwrap().port());
+
+        // Accept and hold connections until the descriptors run out.
+        let mut held = Vec::new();
+        let mut exhausted = 0;
+        let is_exhaustion =
+            |e: &io::Error| e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23);
+        while exhausted == 0 {
+            match listener.accept().await {
+                Ok((s, _)) => held.push(s),
+                Err(e) if is_exhaustion(&e) => exhausted += 1,
+                Err(e) => panic!("unexpected accept error: {e}"),
+            }
+        }
+        println!("CHILD exhausted");
+
+        // Out of descriptors, under the flood: the timer must stay on time.
+        let ticks = bureau::spawn(async {
+            let period = Duration::from_millis(10);
+            let mut timer = Timer::interval(period);
+            let mut late = Vec::new();
+            for _ in 0..40 {
+                let deadline = timer.next().await.unwrap();
+                late.push(deadline.elapsed());
+            }
+            late
+        });
+        let started = Instant::now();
+        let accepting = async {
+            loop {
+                match listener.accept().await {
+                    Ok((s, _)) => held.push(s),
+                    Err(e) if is_exhaustion(&e) => exhausted += 1,
+                    Err(e) => panic!("unexpected accept error: {e}"),
+                }
+            }
+        };
+        let late = ticks.or(accepting).await;
+        let elapsed = started.elapsed();
+        let held_count = held.len();
+        drop(held);
+        println!("CHILD released");
+
+        // Descriptors are free again: serve until the fresh client comes.
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0; 5];
+            if s.read_exact(&mut buf).await.is_ok() && &buf == b"hello" {
+                s.write_all(b"ok").await.unwrap();
+                break;
+            }
+        }
+
+        let max = late.iter().max().unwrap();
+        let mut sorted = late.clone();
+        sorted.sort();
+        println!(
+            "CHILD done: held {held_count}, EMFILE {exhausted} times, 40 ticks in {elapsed:?}, \
+             lateness median {:?} max {max:?}",
+            sorted[20]
+        );
+        assert!(*max < Duration::from_millis(100), "a tick was {max:?} late");
+        // A spinning accept loop would fail hundreds of thousands of times.
+        assert!(
+            exhausted < 1000,
+            "accept failed {exhausted} times: it spins"
+        );
+    });
+}
