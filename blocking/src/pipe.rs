@@ -7,10 +7,9 @@
 //! is open.
 
 use std::collections::VecDeque;
-use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::{Arc, Mutex, lock};
 
 /// Creates a pipe that holds at most `capacity` items (at least one).
 pub(crate) fn pipe<U>(capacity: usize) -> (Reader<U>, Writer<U>) {
@@ -35,11 +34,6 @@ struct State<U> {
     writer_waker: Option<Waker>,
     reader_closed: bool,
     writer_closed: bool,
-}
-
-fn lock<U>(shared: &Mutex<State<U>>) -> MutexGuard<'_, State<U>> {
-    // Nothing panics while the lock is held, so the state is consistent.
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Wakes `waker`, if any, after the lock has been released.

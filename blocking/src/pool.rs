@@ -6,13 +6,12 @@
 //! `async_task::Runnable`s) and must never block the thread that submits.
 
 use std::num::NonZeroUsize;
-use std::sync::PoisonError;
 use std::time::Duration;
 
 use async_task::{Runnable, Task};
 use concurrent_queue::ConcurrentQueue;
 
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard, spawn_thread};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard, lock, spawn_thread, wait_timeout};
 
 /// The name every worker thread carries.
 const THREAD_NAME: &str = "bureau-blocking";
@@ -141,9 +140,7 @@ async fn run_job<T, F: FnOnce() -> T>(f: F, inner: Arc<Inner>) -> T {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Counts> {
-        // No code panics while holding the lock, so poisoning cannot happen;
-        // should it, the counts are still consistent.
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.counts)
     }
 
     /// A worker's life: run jobs while there are any, sleep while idle,
@@ -161,10 +158,8 @@ impl Inner {
                 continue;
             }
             counts.sleeping += 1;
-            let (guard, wait) = self
-                .job_ready
-                .wait_timeout(counts, self.keep_alive)
-                .unwrap_or_else(PoisonError::into_inner);
+            let (guard, timed_out) =
+                wait_timeout(&self.job_ready, &self.counts, counts, self.keep_alive);
             counts = guard;
             if counts.wakeups > 0 {
                 // A submitter claimed a sleeper (this one or another: the
@@ -172,7 +167,7 @@ impl Inner {
                 counts.wakeups -= 1;
             } else {
                 counts.sleeping -= 1;
-                if wait.timed_out() {
+                if timed_out {
                     counts.threads -= 1;
                     return;
                 }

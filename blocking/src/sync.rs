@@ -2,7 +2,11 @@
 //!
 //! Every lock, condition variable, shared pointer and thread the pool uses
 //! comes from here, so that a loom model checks the real pool code. This
-//! module must never hold logic of its own beyond picking the implementation.
+//! module must never hold logic of its own beyond picking the implementation
+//! (and, under loom, standing in for the passing of time).
+
+use std::sync::PoisonError;
+use std::time::Duration;
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,4 +21,41 @@ use loom::thread::Builder;
 /// Starts a detached thread named `name` running `f`.
 pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
     Builder::new().name(name.to_owned()).spawn(f).map(drop)
+}
+
+/// Locks `mutex`. Nothing panics while the pool's locks are held, so a
+/// poisoned lock still guards consistent data and is used as it is.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Releases `guard`, waits on `condvar` for a notification or `timeout`,
+/// and locks `mutex` again; the flag says whether the time ran out.
+#[cfg(not(loom))]
+pub(crate) fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    _mutex: &'a Mutex<T>,
+    guard: MutexGuard<'a, T>,
+    timeout: Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    let (guard, wait) = condvar
+        .wait_timeout(guard, timeout)
+        .unwrap_or_else(PoisonError::into_inner);
+    (guard, wait.timed_out())
+}
+
+/// Under loom, time cannot pass: the timeout runs out at once, but only
+/// after the lock has been released, so loom explores every other thread
+/// running in between (a notification sent then is missed, as it may be
+/// for real between a timeout and the relock).
+#[cfg(loom)]
+pub(crate) fn wait_timeout<'a, T>(
+    _condvar: &Condvar,
+    mutex: &'a Mutex<T>,
+    guard: MutexGuard<'a, T>,
+    _timeout: Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    drop(guard);
+    loom::thread::yield_now();
+    (lock(mutex), true)
 }
