@@ -1,0 +1,94 @@
+//! The reactor's cost model, through its counters: an idle timer wait wakes
+//! the thread only a handful of times, `bureau::block_on` never starts the
+//! helper thread, and echoing on a registered socket never touches
+//! `epoll_ctl`. One test, so no other test in this process moves the
+//! counters meanwhile.
+
+use std::io;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bureau::Timer;
+use bureau::net::{TcpListener, TcpStream};
+use bureau::prelude::*;
+
+/// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
+fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body sent nothing and did not panic"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {secs} s"),
+    }
+}
+
+/// Names of this process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_reactor_costs_what_the_cost_model_says() {
+    bounded(60, || {
+        // An idle two-second timer: a handful of waits, not a poll loop.
+        let before = bureau_reactor::stats();
+        let start = Instant::now();
+        bureau::block_on(Timer::after(Duration::from_secs(2)));
+        assert!(start.elapsed() >= Duration::from_secs(2));
+        let waits = bureau_reactor::stats().waits - before.waits;
+        eprintln!("Timer::after(2 s): {waits} poller waits");
+        assert!(waits <= 5, "{waits} wakeups for one idle timer");
+
+        // No hidden thread: bureau::block_on drove the reactor itself.
+        let names = thread_names();
+        assert!(
+            !names.iter().any(|n| n == "bureau-reactor"),
+            "a helper thread started: {names:?}"
+        );
+
+        // 10,000 echoes on one connection: no epoll_ctl after registration.
+        bureau::block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await?;
+            let mut c = TcpStream::connect(l.local_addr()?).await?;
+            let (s, _) = l.accept().await?;
+            bureau::spawn(async move {
+                let mut w = s.clone();
+                bureau::io::copy(&s, &mut w).await
+            })
+            .detach();
+            let before = bureau_reactor::stats();
+            let msg = [42u8; 64];
+            let mut back = [0u8; 64];
+            for i in 0..10_000u32 {
+                c.write_all(&msg).await?;
+                c.read_exact(&mut back).await?;
+                assert_eq!(back, msg, "echo {i}");
+            }
+            let after = bureau_reactor::stats();
+            eprintln!(
+                "10,000 echoes: {} poller waits, {} registrations, {} modifies",
+                after.waits - before.waits,
+                after.registrations - before.registrations,
+                after.modifies - before.modifies
+            );
+            assert_eq!(after.modifies, before.modifies, "Poller::modify was called");
+            assert_eq!(
+                after.registrations, before.registrations,
+                "a socket was re-registered"
+            );
+            assert_eq!(after.deregistrations, before.deregistrations);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
