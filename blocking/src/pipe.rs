@@ -99,9 +99,11 @@ impl<U: Copy> Reader<U> {
             return Poll::Pending;
         }
         let n = out.len().min(state.items.len());
-        for (slot, item) in out.iter_mut().zip(state.items.drain(..n)) {
-            *slot = item;
-        }
+        let (front, back) = state.items.as_slices();
+        let from_front = n.min(front.len());
+        out[..from_front].copy_from_slice(&front[..from_front]);
+        out[from_front..n].copy_from_slice(&back[..n - from_front]);
+        state.items.drain(..n);
         let writer = state.writer_waker.take();
         drop(state);
         wake(writer);
