@@ -57,7 +57,8 @@ pub struct Unblock<T> {
 
 /// What the handle is doing now.
 enum State<T> {
-    /// Nothing runs on the pool; `None` only if a job on the pool panicked.
+    /// Nothing runs on the pool; `None` only for the moment between
+    /// taking the inner value out and starting the next job with it.
     Idle(Option<Box<T>>),
     /// A `with_mut` closure runs on the pool.
     WithMut(Task<Box<T>>),
@@ -183,12 +184,11 @@ impl<T: Send + 'static> Unblock<T> {
 
     /// The inner value of an idle handle.
     fn take_idle(&mut self) -> Box<T> {
-        match &mut self.state {
-            State::Idle(io) => io.take().unwrap_or_else(|| {
-                panic!("Unblock used again after a job on the blocking pool panicked")
-            }),
-            _ => unreachable!("take_idle is only called after poll_stop"),
-        }
+        let io = match &mut self.state {
+            State::Idle(io) => io.take(),
+            _ => None,
+        };
+        io.unwrap_or_else(|| unreachable!("take_idle is called once, after poll_stop"))
     }
 
     /// Brings the handle back to `Idle`, waiting for the pool's job to end.
