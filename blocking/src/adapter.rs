@@ -4,7 +4,8 @@
 //! Data crosses between the async side and the pool thread through a
 //! bounded pipe, so many small reads or writes cost one thread hop. This
 //! module must never call `T`'s blocking methods on the caller's thread and
-//! must never drop bytes it has read from `T` or been handed to write.
+//! must never drop bytes it has read from `T` or been handed to write (only
+//! `into_inner` drops unread bytes, and says so).
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -34,7 +35,9 @@ const DEFAULT_CAPACITY: usize = 8 * 1024;
 /// the next read, and [`SeekFrom::Current`] counts from what was taken. To
 /// write to a seekable `T` after reading from it, seek first (for example
 /// to `SeekFrom::Current(0)`), or the write lands after the read-ahead.
-/// Writing is buffered: flush (or close) to see a write error.
+/// Writing is buffered: flush (or close) to see a write error. Items an
+/// iterator produced ahead of the stream's consumer are dropped when the
+/// handle stops streaming for another operation.
 ///
 /// ```
 /// use bureau_blocking::Unblock;
