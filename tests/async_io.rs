@@ -1,0 +1,209 @@
+//! API.md's "I/O readiness" under `bureau::block_on`: `Async<T>` on the
+//! socket types, readiness futures, two tasks on one socket, fd reuse after
+//! drop, and an `Async` moved between threads.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bureau::prelude::*;
+use bureau::{Async, timeout};
+
+/// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
+fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body sent nothing and did not panic"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {secs} s"),
+    }
+}
+
+#[test]
+fn tcp_accept_connect_and_incoming() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let l = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+            let addr = l.get_ref().local_addr()?;
+            let client = bureau::spawn(async move {
+                let mut c = Async::<TcpStream>::connect(addr).await?;
+                c.write_all(b"one").await?;
+                Async::<TcpStream>::connect(addr).await?;
+                io::Result::Ok(c)
+            });
+            let (mut s, peer) = l.accept().await?;
+            let mut buf = [0; 3];
+            s.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"one");
+            let second = l.incoming().next().await.unwrap()?;
+            assert!(second.get_ref().peer_addr()?.ip().is_loopback());
+            assert_eq!(client.await?.get_ref().local_addr()?, peer);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn udp_and_unix_datagrams_round_trip() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let a = Async::<UdpSocket>::bind(([127, 0, 0, 1], 0))?;
+            let b = Async::<UdpSocket>::bind(([127, 0, 0, 1], 0))?;
+            a.send_to(b"udp", b.get_ref().local_addr()?).await?;
+            let mut buf = [0; 8];
+            let (n, from) = b.recv_from(&mut buf).await?;
+            assert_eq!((&buf[..n], from), (&b"udp"[..], a.get_ref().local_addr()?));
+
+            let (x, y) = Async::<UnixDatagram>::pair()?;
+            x.send(b"unix").await?;
+            assert_eq!(y.recv(&mut buf).await?, 4);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_read_and_a_write_on_one_socket_by_two_tasks() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let (a, b) = Async::<UnixStream>::pair()?;
+            let a = std::rc::Rc::new(a);
+            let reader = bureau::spawn({
+                let a = a.clone();
+                async move {
+                    let mut buf = [0; 2];
+                    (&*a).read_exact(&mut buf).await?;
+                    io::Result::Ok(buf)
+                }
+            });
+            let total = 4 * 1024 * 1024;
+            let writer = bureau::spawn({
+                let a = a.clone();
+                async move { (&*a).write_all(&vec![9u8; total]).await }
+            });
+            let mut b = &b;
+            let mut got = 0;
+            let mut buf = vec![0; 64 * 1024];
+            b.write_all(b"hi").await?;
+            while got < total {
+                got += b.read(&mut buf).await?;
+            }
+            assert_eq!(&reader.await?, b"hi");
+            writer.await?;
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn readable_waits_for_data_and_writable_is_ready_on_an_empty_buffer() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            a.writable().await?;
+            // Learn that nothing is there yet; `readable` then waits.
+            let r = timeout(
+                Duration::from_millis(20),
+                a.read_with(|mut s| s.read(&mut [0; 1])),
+            );
+            assert!(r.await.is_err());
+            assert!(
+                timeout(Duration::from_millis(20), a.readable())
+                    .await
+                    .is_err()
+            );
+            b.write_all(b"z")?;
+            a.readable().await?;
+            assert_eq!(a.read_with(|mut s| s.read(&mut [0; 1])).await?, 1);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_new_socket_on_a_dropped_asyncs_fd_number_gets_no_stale_events() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let (old, mut old_peer) = UnixStream::pair()?;
+            let fd = old.as_raw_fd();
+            drop(Async::new(old)?);
+            let _ = old_peer.write(b"stale");
+            let (new, _new_peer) = pair_on_fd(fd)?;
+            let new = Async::new(new)?;
+            let r = timeout(
+                Duration::from_millis(30),
+                new.read_with(|mut s| s.read(&mut [0; 8])),
+            );
+            assert!(r.await.is_err(), "the new socket saw the old one's data");
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn an_async_made_on_one_thread_is_used_in_another_threads_block_on() {
+    bounded(20, || {
+        let (a, b) = Async::<UnixStream>::pair().unwrap();
+        let t = std::thread::spawn(move || {
+            bureau::block_on(async move {
+                let mut a = a;
+                let mut buf = [0; 5];
+                a.read_exact(&mut buf).await?;
+                a.write_all(&buf).await?;
+                io::Result::Ok(())
+            })
+        });
+        bureau::block_on(async move {
+            let mut b = b;
+            b.write_all(b"hello").await?;
+            let mut buf = [0; 5];
+            b.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"hello");
+            io::Result::Ok(())
+        })
+        .unwrap();
+        t.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn connect_errors_are_returned_not_hung() {
+    bounded(20, || {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let r = bureau::block_on(Async::<TcpStream>::connect(([127, 0, 0, 1], port)));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+/// A socket pair whose first end has the descriptor number `fd` (other
+/// tests in this process may take numbers meanwhile, so try a few times).
+fn pair_on_fd(fd: i32) -> io::Result<(UnixStream, UnixStream)> {
+    let mut others = Vec::new();
+    for _ in 0..64 {
+        let (a, b) = UnixStream::pair()?;
+        if a.as_raw_fd() == fd {
+            return Ok((a, b));
+        }
+        others.push((a, b));
+    }
+    panic!("descriptor {fd} was not reused");
+}
