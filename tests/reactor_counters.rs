@@ -49,6 +49,28 @@ fn the_reactor_costs_what_the_cost_model_says() {
         eprintln!("Timer::after(2 s): {waits} poller waits");
         assert!(waits <= 5, "{waits} wakeups for one idle timer");
 
+        // Idle with no timers: one wait for the whole idle stretch.
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let before = bureau_reactor::stats();
+        let idle = std::thread::spawn(move || {
+            bureau::block_on(async move {
+                let a = bureau::Async::new(a).unwrap();
+                ready_tx.send(()).unwrap();
+                a.read_with(|mut s| std::io::Read::read(&mut s, &mut [0; 1]))
+                    .await
+                    .unwrap();
+            })
+        });
+        ready_rx.recv().unwrap();
+        // The idle stretch being measured (not a synchronisation).
+        std::thread::sleep(Duration::from_millis(300));
+        std::io::Write::write_all(&mut b, b"x").unwrap();
+        idle.join().unwrap();
+        let waits = bureau_reactor::stats().waits - before.waits;
+        eprintln!("300 ms idle: {waits} poller waits");
+        assert!(waits <= 4, "an idle loop woke {waits} times");
+
         // No hidden thread: bureau::block_on drove the reactor itself.
         let names = thread_names();
         assert!(
