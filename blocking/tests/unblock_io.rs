@@ -279,3 +279,22 @@ fn bytes_written_without_a_flush_still_arrive_after_a_drop() {
         assert_eq!(arrived, sample(100));
     });
 }
+
+#[test]
+fn a_stream_is_filled_in_batches_ahead_of_its_consumer() {
+    within(10, || {
+        let (produced, production) = std::sync::mpsc::channel();
+        let numbers = (0..1000u32).inspect(move |_| {
+            let _ = produced.send(());
+        });
+        let mut stream = Unblock::with_capacity(16, numbers);
+        assert_eq!(block_on(stream.next()), Some(0));
+        // Without asking for more, the pool thread goes on until the pipe
+        // is full: the taken item, 16 buffered and one waiting for room.
+        for _ in 0..18 {
+            production
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .expect("the iterator should run ahead of the consumer");
+        }
+    });
+}
