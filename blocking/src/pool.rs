@@ -157,6 +157,13 @@ impl Inner {
                 counts.returning = counts.returning.saturating_sub(1);
                 continue;
             }
+            if cfg!(bureau_loom_broken = "pool_unlock_before_sleep") {
+                // Broken on purpose, for the loom models: a job submitted
+                // while the lock is released here finds no worker to count
+                // on, and this one goes to sleep without seeing it.
+                drop(counts);
+                counts = self.lock();
+            }
             counts.sleeping += 1;
             let (guard, timed_out) =
                 wait_timeout(&self.job_ready, &self.counts, counts, self.keep_alive);
