@@ -15,6 +15,7 @@ use bureau::net::TcpListener;
 use bureau::prelude::*;
 
 const CHILD_ENV: &str = "BUREAU_EMFILE_CHILD";
+const NO_POLLER_ENV: &str = "BUREAU_EMFILE_NO_POLLER";
 const MAX_FLOOD: usize = 2000;
 
 /// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
@@ -206,4 +207,59 @@ fn child() {
             "accept failed {exhausted} times: it spins"
         );
     });
+}
+
+#[test]
+fn no_descriptor_left_for_the_poller_is_an_error_not_a_panic() {
+    if std::env::var_os(NO_POLLER_ENV).is_some() {
+        no_poller_child();
+        return;
+    }
+    bounded(60, || {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "no_descriptor_left_for_the_poller_is_an_error_not_a_panic",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(NO_POLLER_ENV, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the child failed");
+        assert!(
+            stdout.contains("CHILD no poller: error"),
+            "the child did not check"
+        );
+    });
+}
+
+/// The child: no descriptor is free when the reactor is first needed.
+fn no_poller_child() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = Some(highest + 1);
+    setrlimit(Resource::Nofile, lim).unwrap();
+    // Fill every free number below the limit.
+    let mut fillers = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        fillers.push(f);
+    }
+
+    let e = bureau::Async::new(a).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(24), "{e}");
+    // A loop with nothing to wait on still runs.
+    assert_eq!(
+        bureau::block_on(async { bureau::spawn(async { 7 }).await }),
+        7
+    );
+    println!("CHILD no poller: error {e}");
 }

@@ -57,7 +57,7 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         rustix::io::ioctl_fionbio(io.as_fd(), true)?;
-        let source = Reactor::get().insert_io(io.as_fd())?;
+        let source = Reactor::try_get()?.insert_io(io.as_fd())?;
         Ok(Async {
             source,
             io: Some(io),

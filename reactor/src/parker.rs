@@ -175,7 +175,12 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
         return;
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let reactor = Reactor::get();
+    let Ok(reactor) = Reactor::try_get() else {
+        // No poller (out of descriptors?): still sleep and wake correctly;
+        // no timer or socket can have been registered anyway.
+        sleep_on_thread(inner, deadline);
+        return;
+    };
     loop {
         join(inner);
         if let Some(mut events) = reactor.try_drive() {
@@ -198,25 +203,31 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
             hand_off();
             return;
         }
-        if inner
-            .state
-            .compare_exchange(EMPTY, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            inner.state.store(EMPTY, Ordering::Release);
-            leave(inner);
-            return;
-        }
-        match deadline {
-            None => thread::park(),
-            Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
-        }
-        let was = inner.state.swap(EMPTY, Ordering::AcqRel);
-        if was == NOTIFIED || deadline.is_some_and(|d| Instant::now() >= d) {
+        if sleep_on_thread(inner, deadline) {
             leave(inner);
             return;
         }
     }
+}
+
+/// Sleeps on the thread parker until unparked or `deadline`; returns
+/// whether the park is over (unparked or timed out) rather than spurious or
+/// a hand-over of the driver role.
+fn sleep_on_thread(inner: &Inner, deadline: Option<Instant>) -> bool {
+    if inner
+        .state
+        .compare_exchange(EMPTY, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        inner.state.store(EMPTY, Ordering::Release);
+        return true;
+    }
+    match deadline {
+        None => thread::park(),
+        Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
+    }
+    let was = inner.state.swap(EMPTY, Ordering::AcqRel);
+    was == NOTIFIED || deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 /// Consumes a pending unpark, if any.

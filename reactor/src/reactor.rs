@@ -103,16 +103,31 @@ struct Timers {
 }
 
 impl Reactor {
-    /// The reactor, created on first use.
-    pub(crate) fn get() -> &'static Reactor {
-        REACTOR.get_or_init(|| Reactor {
-            poller: Poller::new().unwrap_or_else(|e| {
-                panic!("bureau: cannot create the reactor's poller (epoll): {e}")
-            }),
+    /// The reactor, created on first use; the error if the kernel refuses
+    /// its poller (say, the process is out of descriptors).
+    pub(crate) fn try_get() -> io::Result<&'static Reactor> {
+        if let Some(r) = REACTOR.get() {
+            return Ok(r);
+        }
+        let poller = Poller::new()?;
+        // If another thread won the race, this poller is simply dropped.
+        Ok(REACTOR.get_or_init(|| Reactor {
+            poller,
             sources: Mutex::new(Slab::default()),
             timers: Mutex::new(Timers::default()),
             driver: Mutex::new(Events::new()),
             counters: Counters::default(),
+        }))
+    }
+
+    /// The reactor, for callers with no error to return (timers, parking).
+    ///
+    /// # Panics
+    ///
+    /// If the reactor cannot be created: nothing could ever wake a timer.
+    pub(crate) fn get() -> &'static Reactor {
+        Reactor::try_get().unwrap_or_else(|e| {
+            panic!("bureau: cannot create the reactor's poller (epoll), so no timer or socket can be awaited: {e}")
         })
     }
 

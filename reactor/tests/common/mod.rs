@@ -2,8 +2,6 @@
 //! the reactor's own `Parker` (so no helper thread is involved), and a time
 //! bound that turns a hang into a failure.
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
