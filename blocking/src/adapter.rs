@@ -263,10 +263,15 @@ impl<T: Read + Send + 'static> AsyncRead for Unblock<T> {
                 if n > 0 {
                     return Poll::Ready(Ok(n));
                 }
-                // The job closed the pipe: it reached the end or an error.
+                // The job closed the pipe: it reached the end or an error,
+                // or it was told to stop by a stop that was then abandoned.
                 let end = ready!(Pin::new(task).poll(cx));
                 this.state = State::Idle(Some(end.io));
-                return Poll::Ready(end.result.map(|()| 0));
+                if end.unsent.is_empty() {
+                    return Poll::Ready(end.result.map(|()| 0));
+                }
+                this.read_ahead.extend(end.unsent);
+                continue;
             }
             ready!(this.poll_idle(cx))?;
             if !this.read_ahead.is_empty() {

@@ -298,3 +298,34 @@ fn a_stream_is_filled_in_batches_ahead_of_its_consumer() {
         }
     });
 }
+
+#[test]
+fn an_abandoned_with_mut_loses_no_bytes_read_ahead() {
+    /// Hands out the chunks sent to it, blocking until each arrives.
+    struct Gated(std::sync::mpsc::Receiver<Vec<u8>>);
+    impl Read for Gated {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let chunk = self.0.recv().unwrap_or_default();
+            buf[..chunk.len()].copy_from_slice(&chunk);
+            Ok(chunk.len())
+        }
+    }
+    within(10, || {
+        let (send, chunks) = std::sync::mpsc::channel();
+        let mut io = Unblock::new(Gated(chunks));
+        send.send(b"abc".to_vec()).unwrap();
+        let mut first = [0u8; 1];
+        block_on(io.read_exact(&mut first)).unwrap();
+        assert_eq!(&first, b"a");
+        // The job now waits for the next chunk: the stop that with_mut
+        // starts cannot finish, and its future is dropped half-way.
+        let stopped = block_on(futures_lite::future::poll_once(io.with_mut(|_| ())));
+        assert!(stopped.is_none());
+        // The job reads this chunk and finds nobody to hand it to.
+        send.send(b"def".to_vec()).unwrap();
+        drop(send);
+        let mut rest = Vec::new();
+        block_on(io.read_to_end(&mut rest)).unwrap();
+        assert_eq!(rest, b"bcdef");
+    });
+}
