@@ -39,6 +39,11 @@ const DEFAULT_CAPACITY: usize = 8 * 1024;
 /// iterator produced ahead of the stream's consumer are dropped when the
 /// handle stops streaming for another operation.
 ///
+/// One job at a time works on `T`: a write (or seek, or `with_mut`) first
+/// waits for a read already running on the pool to return, so a `T` whose
+/// reads wait for the peer to hear from us is better split into a reading
+/// and a writing handle.
+///
 /// ```
 /// use bureau_blocking::Unblock;
 /// use futures_lite::{AsyncReadExt, future::block_on};
