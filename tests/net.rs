@@ -130,7 +130,11 @@ fn bad_addresses_are_clear_errors() {
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
             let e = TcpStream::connect("localhost:99999").await.unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-            assert!(resolve("name.that.does.not.exist.invalid:80").await.is_err());
+            assert!(
+                resolve("name.that.does.not.exist.invalid:80")
+                    .await
+                    .is_err()
+            );
         });
     });
 }
