@@ -13,6 +13,16 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::async_io::Async;
 
+/// Raises a listening socket's backlog to the system's maximum
+/// (`net.core.somaxconn`). std listens with a backlog of 128, which a burst
+/// of connects overflows: the kernel drops their SYNs and the clients retry
+/// only a second later. Calling `listen` again on a listening socket changes
+/// nothing but the backlog; the kernel caps -1 at its maximum.
+pub(crate) fn widen_backlog(listener: impl std::os::fd::AsFd) -> io::Result<()> {
+    rustix::net::listen(listener, -1)?;
+    Ok(())
+}
+
 impl Async<TcpListener> {
     /// Binds a listener to `addr` (port 0 picks a free port).
     ///
@@ -22,7 +32,9 @@ impl Async<TcpListener> {
     /// assert_ne!(l.get_ref().local_addr().unwrap().port(), 0);
     /// ```
     pub fn bind<A: Into<SocketAddr>>(addr: A) -> io::Result<Async<TcpListener>> {
-        Async::new(TcpListener::bind(addr.into())?)
+        let listener = TcpListener::bind(addr.into())?;
+        widen_backlog(&listener)?;
+        Async::new(listener)
     }
 
     /// Waits for a connection. When the process is out of descriptors it

@@ -12,7 +12,7 @@ use futures_lite::Stream;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use crate::async_io::Async;
-use crate::tcp::{connected, start_connect};
+use crate::tcp::{connected, start_connect, widen_backlog};
 
 impl Async<UnixListener> {
     /// Binds a listener to the socket file `path`.
@@ -25,7 +25,9 @@ impl Async<UnixListener> {
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixListener>> {
-        Async::new(UnixListener::bind(path)?)
+        let listener = UnixListener::bind(path)?;
+        widen_backlog(&listener)?;
+        Async::new(listener)
     }
 
     /// Waits for a connection; see `Async<TcpListener>::accept` for what

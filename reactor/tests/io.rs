@@ -300,3 +300,19 @@ fn pair_on_fd(fd: i32) -> io::Result<(UnixStream, UnixStream)> {
     }
     panic!("descriptor {fd} was not reused");
 }
+
+#[test]
+fn a_listener_holds_a_burst_of_pending_connections() {
+    // std's backlog of 128 would drop SYNs past the 129th connect, and those
+    // clients would retry only a second later, again and again: the burst
+    // must all be queued by the kernel without a single accept.
+    let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+    let addr = listener.get_ref().local_addr().unwrap();
+    let clients = bounded(10, move || {
+        (0..1_000)
+            .map(|_| TcpStream::connect(addr).unwrap())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(clients.len(), 1_000);
+    drop(listener);
+}
