@@ -1,5 +1,5 @@
 //! Draws bureau's standing against the best peer as a horizontal bar chart
-//! in SVG: one bar per row that has both figures.
+//! in SVG: one bar per row that has a target and both figures.
 //!
 //! Every bar reads "higher is better for bureau" (peer ÷ bureau for times,
 //! bureau ÷ peer for throughputs), so 1.0 means level with the best peer.
@@ -69,9 +69,7 @@ pub fn chart(rows: &[Row], caption: &str) -> String {
             .iter()
             .filter_map(|v| v.2)
             .collect::<Vec<_>>();
-        let colour = if met.is_empty() {
-            "#9e9e9e"
-        } else if met.iter().all(|m| *m) {
+        let colour = if met.iter().all(|m| *m) {
             "#2e7d32"
         } else {
             "#c62828"
@@ -108,7 +106,7 @@ pub fn chart(rows: &[Row], caption: &str) -> String {
          stroke-dasharray=\"4 3\"/>\n\
          <text x=\"{one:.1}\" y=\"{:.0}\" text-anchor=\"middle\">1× best peer</text>\n\
          <text x=\"10\" y=\"{:.0}\" fill=\"#555\">green: every target met · red: a target missed · \
-         grey: no target · black tick: the target</text>\n</svg>",
+         black tick: the peer target</text>\n</svg>",
         TOP - 8.0,
         bottom + 14.0,
         bottom + 32.0
@@ -128,15 +126,19 @@ mod tests {
     use crate::report::Target;
 
     #[test]
-    fn draws_one_bar_per_comparable_row() {
+    fn draws_one_bar_per_comparable_row_with_a_target() {
         let mut fast =
             Row::new("spawn", "ns/task", Better::Lower).with_targets(&[Target::peer_at_most(0.5)]);
         fast.bureau = Some(50.0);
         fast.smol = Some(100.0);
         assert_eq!(advantage(&fast), Some(2.0));
         assert_eq!(target_advantage(&fast), Some(2.0));
-        let empty = Row::new("idle", "wakeups/s", Better::Lower);
-        let svg = chart(&[fast, empty], "a <machine>");
+        let mut untargeted = Row::new("spawn", "p99 µs", Better::Lower);
+        untargeted.bureau = Some(1.0);
+        untargeted.smol = Some(1.0);
+        let empty =
+            Row::new("idle", "wakeups/s", Better::Lower).with_targets(&[Target::at_most(1.0)]);
+        let svg = chart(&[fast, untargeted, empty], "a <machine>");
         assert_eq!(svg.matches("<rect x=").count(), 1);
         assert!(svg.contains("a &lt;machine&gt;"));
     }
