@@ -35,12 +35,25 @@ pub struct Options {
     pub json: bool,
     /// Where to draw the ratios as an SVG bar chart.
     pub svg: Option<PathBuf>,
+    /// Run only this column (`bureau`, `smol`, `tokio` or `ref`), to
+    /// profile one runtime alone.
+    pub only: Option<String>,
+}
+
+/// The columns `--only` accepts.
+pub const COLUMNS: &[&str] = &["bureau", "smol", "tokio", "ref"];
+
+impl Options {
+    /// Whether the column named `column` (one of [`COLUMNS`]) runs.
+    pub fn runs(&self, column: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == column)
+    }
 }
 
 /// How to call the program.
 pub const USAGE: &str = "\
 usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--conns C,C,...]
-                    [--json] [--svg FILE]
+                    [--json] [--svg FILE] [--only COLUMN]
 
   all          every workload (the default)
   WORKLOAD     spawn yield pingpong unblock timers timer-churn fs
@@ -49,7 +62,8 @@ usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--conns C,C,...]
   --secs S     seconds of load per server run of tcp-echo and http (10)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
   --json       print JSON instead of the Markdown table
-  --svg FILE   draw bureau's ratio to the best peer as a bar chart";
+  --svg FILE   draw bureau's ratio to the best peer as a bar chart
+  --only COL   run one column only: bureau, smol, tokio or ref (to profile)";
 
 /// Parses the arguments after the program's name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -60,6 +74,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         conns: vec![100, 1_000, 5_000, 10_000],
         json: false,
         svg: None,
+        only: None,
     };
     let mut wanted: Vec<String> = Vec::new();
     let mut args = args.into_iter();
@@ -76,6 +91,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
             }
             "--json" => options.json = true,
             "--svg" => options.svg = Some(PathBuf::from(value("--svg")?)),
+            "--only" => {
+                let column = value("--only")?;
+                if !COLUMNS.contains(&column.as_str()) {
+                    return Err(format!("--only takes one of {COLUMNS:?}"));
+                }
+                options.only = Some(column);
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}\n{USAGE}")),
             name => wanted.push(name.to_string()),
@@ -136,5 +158,14 @@ mod tests {
         assert!(parse(args("spwan")).is_err());
         assert!(parse(args("--fast")).is_err());
         assert!(parse(args("--reps 0")).is_err());
+        assert!(parse(args("--only node")).is_err());
+    }
+
+    #[test]
+    fn only_keeps_one_column() {
+        let options = parse(args("spawn --only tokio")).expect("parses");
+        assert!(options.runs("tokio"));
+        assert!(!options.runs("bureau"));
+        assert!(parse(args("spawn")).expect("parses").runs("ref"));
     }
 }

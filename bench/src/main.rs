@@ -65,29 +65,28 @@ fn main() -> ExitCode {
 
 /// Runs one workload by its name and returns its rows.
 fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
-    let reps = options.reps;
     match workload {
-        "spawn" => measure(&workloads::Spawn, reps),
-        "yield" => measure(&workloads::Yield, reps),
-        "pingpong" => measure(&workloads::PingPong, reps),
+        "spawn" => measure(&workloads::Spawn, options),
+        "yield" => measure(&workloads::Yield, options),
+        "pingpong" => measure(&workloads::PingPong, options),
         "unblock" => {
-            let mut rows = measure(&workloads::UnblockThroughput, reps);
-            rows.extend(measure(&workloads::UnblockLatency, reps));
+            let mut rows = measure(&workloads::UnblockThroughput, options);
+            rows.extend(measure(&workloads::UnblockLatency, options));
             rows
         }
-        "timers" => measure(&workloads::Timers, reps),
-        "timer-churn" => measure(&workloads::TimerChurn, reps),
+        "timers" => measure(&workloads::Timers, options),
+        "timer-churn" => measure(&workloads::TimerChurn, options),
         "fs" => match workloads::Files::prepare() {
-            Ok(files) => measure(&files, reps),
+            Ok(files) => measure(&files, options),
             Err(error) => {
                 eprintln!("  fs: cannot make the files: {error}");
                 Vec::new()
             }
         },
-        "tcp-echo" => servers::tcp_echo(&options.conns, options.secs),
-        "http" => servers::http(options.secs),
-        "idle" => servers::idle(),
-        _ => servers::footprint(),
+        "tcp-echo" => servers::tcp_echo(options),
+        "http" => servers::http(options),
+        "idle" => servers::idle(options),
+        _ => servers::footprint(options),
     }
 }
 

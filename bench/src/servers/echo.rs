@@ -5,6 +5,7 @@
 //! only (its CPU and RSS, from `/proc`), never the load generator.
 
 use super::{Flavor, Server, bin_dir, field, rows_by_flavor};
+use crate::cli::Options;
 use crate::report::{Better, Row, Target};
 use crate::workloads::Metric;
 use std::io;
@@ -46,12 +47,15 @@ fn metrics() -> Vec<Metric> {
     ]
 }
 
-/// Runs tcp-echo at each connection count for `secs` seconds per server.
-pub fn tcp_echo(conns: &[usize], secs: u64) -> Vec<Row> {
+/// Runs tcp-echo at each connection count of `options`, `options.secs`
+/// seconds per server.
+pub fn tcp_echo(options: &Options) -> Vec<Row> {
     let mut rows = Vec::new();
-    for &count in conns {
+    for &count in &options.conns {
         let workload = format!("tcp-echo C={count}");
-        let echo_rows = rows_by_flavor(&workload, &metrics(), 0, |flavor| run(flavor, count, secs));
+        let echo_rows = rows_by_flavor(options, &workload, &metrics(), 0, |flavor| {
+            run(flavor, count, options.secs)
+        });
         let rss = echo_rows.last().cloned();
         rows.extend(echo_rows);
         if count == MEMORY_CONNS {

@@ -6,19 +6,24 @@
 //! compiles its runtime and nothing else. This file must never delete
 //! anything but those builds' own target folders under the temporary folder.
 
+use crate::cli::Options;
 use crate::report::{Better, Row, Target};
 use std::io;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-/// Builds the three echo servers from clean and returns the two rows.
-pub fn footprint() -> Vec<Row> {
+/// Builds the echo servers `options` selects from clean and returns the
+/// two rows.
+pub fn footprint(options: &Options) -> Vec<Row> {
     let mut size = Row::new("footprint", "stripped echo binary KiB", Better::Lower)
         .with_targets(&[Target::peer_at_most(0.8)]);
     let mut build = Row::new("footprint", "clean release build s", Better::Lower)
         .with_targets(&[Target::peer_at_most(1.0)]);
     for runtime in ["bureau", "smol", "tokio"] {
+        if !options.runs(runtime) {
+            continue;
+        }
         let figures = match measure(runtime) {
             Ok((kib, secs)) => {
                 eprintln!("  footprint {runtime:<8} {kib:.0} KiB  {secs:.1} s");

@@ -5,6 +5,7 @@
 //! server's CPU only, read from `/proc` around the `wrk` run.
 
 use super::{Flavor, Server, rows_by_flavor};
+use crate::cli::Options;
 use crate::report::{Better, Row, Target};
 use crate::workloads::Metric;
 use bureau_bench::procfs;
@@ -39,9 +40,9 @@ fn metrics() -> Vec<Metric> {
     ]
 }
 
-/// Runs `wrk` against every server at each connection count, `secs`
-/// seconds a run.
-pub fn http(secs: u64) -> Vec<Row> {
+/// Runs `wrk` against every server at each connection count,
+/// `options.secs` seconds a run.
+pub fn http(options: &Options) -> Vec<Row> {
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("  http: wrk is not installed (bench/run.sh installs it)");
         return Vec::new();
@@ -50,7 +51,9 @@ pub fn http(secs: u64) -> Vec<Row> {
         .iter()
         .flat_map(|&conns| {
             let workload = format!("http c={conns}");
-            rows_by_flavor(&workload, &metrics(), 0, |flavor| run(flavor, conns, secs))
+            rows_by_flavor(options, &workload, &metrics(), 0, |flavor| {
+                run(flavor, conns, options.secs)
+            })
         })
         .collect()
 }

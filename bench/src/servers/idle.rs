@@ -5,6 +5,7 @@
 //! a helper thread that wakes shows up.
 
 use super::{Flavor, Server, bin_dir, field, rows_by_flavor};
+use crate::cli::Options;
 use crate::report::{Better, Row, Target};
 use crate::workloads::Metric;
 use std::io;
@@ -28,9 +29,9 @@ fn metrics() -> Vec<Metric> {
     ]
 }
 
-/// Runs the idle workload on every server.
-pub fn idle() -> Vec<Row> {
-    rows_by_flavor("idle", &metrics(), 0, run)
+/// Runs the idle workload on every server `options` selects.
+pub fn idle(options: &Options) -> Vec<Row> {
+    rows_by_flavor(options, "idle", &metrics(), 0, run)
 }
 
 fn run(flavor: Flavor) -> io::Result<Vec<f64>> {

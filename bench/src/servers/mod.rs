@@ -15,6 +15,7 @@ pub use footprint::footprint;
 pub use http::http;
 pub use idle::idle;
 
+use crate::cli::Options;
 use crate::report::Row;
 use crate::workloads::Metric;
 use std::io::{self, BufRead, BufReader};
@@ -55,6 +56,16 @@ impl Flavor {
             Flavor::TokioLocal => (format!("{app}_tokio"), &[]),
             Flavor::TokioSpawn => (format!("{app}_tokio"), &["--spawn"]),
             Flavor::Raw => (format!("{app}_raw"), &[]),
+        }
+    }
+
+    /// The table column it fills (one of `cli::COLUMNS`).
+    fn column(self) -> &'static str {
+        match self {
+            Flavor::Bureau => "bureau",
+            Flavor::Smol => "smol",
+            Flavor::TokioLocal | Flavor::TokioSpawn => "tokio",
+            Flavor::Raw => "ref",
         }
     }
 
@@ -164,9 +175,11 @@ fn field(line: &str, key: &str) -> io::Result<f64> {
         .ok_or_else(|| io::Error::other(format!("no {key} in {line:?}")))
 }
 
-/// Runs `measure` on every flavor and turns the figures into rows; tokio's
-/// column takes the way of spawning that is better on metric `decides`.
+/// Runs `measure` on every flavor `options` selects and turns the figures
+/// into rows; tokio's column takes the way of spawning that is better on
+/// metric `decides`.
 fn rows_by_flavor(
+    options: &Options,
     workload: &str,
     metrics: &[Metric],
     decides: usize,
@@ -174,6 +187,7 @@ fn rows_by_flavor(
 ) -> Vec<Row> {
     let results: Vec<(Flavor, Option<Vec<f64>>)> = Flavor::ALL
         .iter()
+        .filter(|flavor| options.runs(flavor.column()))
         .map(|&flavor| {
             let figures = measure(flavor);
             match &figures {

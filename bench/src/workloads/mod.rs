@@ -14,6 +14,7 @@ pub use files::Files;
 pub use pool::{UnblockLatency, UnblockThroughput};
 pub use timers::{TimerChurn, Timers};
 
+use crate::cli::Options;
 use crate::report::{Better, Row, Target};
 use crate::runtimes::{Bureau, Runtime, Smol, TokioLocal, TokioSpawn};
 use bureau_bench::stats::median;
@@ -52,32 +53,44 @@ pub trait Workload {
     }
 }
 
-/// Times `workload` on every runtime and returns its rows.
-pub fn measure<W: Workload>(workload: &W, reps: usize) -> Vec<Row> {
+/// Times `workload` on every runtime `options` selects and returns its rows.
+pub fn measure<W: Workload>(workload: &W, options: &Options) -> Vec<Row> {
     let metrics = workload.metrics();
-    let bureau = medians::<Bureau, W>(workload, reps);
-    let smol = medians::<Smol, W>(workload, reps);
-    let local = medians::<TokioLocal, W>(workload, reps);
-    let spawn = medians::<TokioSpawn, W>(workload, reps);
+    let reps = options.reps;
+    let bureau = options
+        .runs("bureau")
+        .then(|| medians::<Bureau, W>(workload, reps));
+    let smol = options
+        .runs("smol")
+        .then(|| medians::<Smol, W>(workload, reps));
+    let tokio_runs = options.runs("tokio");
+    let local = tokio_runs.then(|| medians::<TokioLocal, W>(workload, reps));
+    let spawn = tokio_runs.then(|| medians::<TokioSpawn, W>(workload, reps));
     let decides = workload.deciding_metric();
-    let (tokio, tokio_via) = if metrics[decides]
-        .better
-        .prefers(spawn[decides], local[decides])
-    {
-        (spawn, TokioSpawn::NAME)
-    } else {
-        (local, TokioLocal::NAME)
+    let (tokio, tokio_via) = match (local, spawn) {
+        (Some(local), Some(spawn))
+            if metrics[decides]
+                .better
+                .prefers(spawn[decides], local[decides]) =>
+        {
+            (Some(spawn), TokioSpawn::NAME)
+        }
+        (Some(local), _) => (Some(local), TokioLocal::NAME),
+        _ => (None, ""),
     };
-    let reference = reference_medians(workload, reps);
+    let reference = options
+        .runs("ref")
+        .then(|| reference_medians(workload, reps))
+        .flatten();
     metrics
         .iter()
         .enumerate()
         .map(|(i, metric)| {
             let mut row =
                 Row::new(W::NAME, metric.name, metric.better).with_targets(&metric.targets);
-            row.bureau = Some(bureau[i]);
-            row.smol = Some(smol[i]);
-            row.tokio = Some(tokio[i]);
+            row.bureau = bureau.as_ref().map(|f| f[i]);
+            row.smol = smol.as_ref().map(|f| f[i]);
+            row.tokio = tokio.as_ref().map(|f| f[i]);
             row.tokio_via = tokio_via;
             if let Some((name, figures)) = &reference {
                 row.reference_name = name;
