@@ -42,6 +42,7 @@ fn target_advantage(row: &Row) -> Option<f64> {
 pub fn chart(rows: &[Row], caption: &str) -> String {
     let bars: Vec<(&Row, f64)> = rows
         .iter()
+        .filter(|r| !r.targets.is_empty())
         .filter_map(|r| Some((r, advantage(r)?)))
         .collect();
     let most = bars
