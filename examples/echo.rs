@@ -9,6 +9,7 @@
 //! and a task waiting for bytes costs a few hundred bytes of memory, not a
 //! thread.
 
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -35,18 +36,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(port: u16) -> std::io::Result<()> {
+async fn serve(port: u16) -> io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     // The first line of stdout is the address: scripts and tests read it.
     println!("listening on {}", listener.local_addr()?);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
-            // Out of descriptors, say: this client is refused, the next may
-            // get in. Pause a little so a lasting error cannot spin the loop.
+            // A failed accept turns a client away, not the server down. Out of
+            // descriptors, the listener itself refuses the waiting clients and
+            // waits for a new one; only an error that would recur at once needs
+            // a pause (see `may_fail_again_at_once`).
             Err(e) => {
                 eprintln!("echo: accept failed: {e}");
-                Timer::after(Duration::from_millis(100)).await;
+                if may_fail_again_at_once(&e) {
+                    Timer::after(Duration::from_millis(100)).await;
+                }
                 continue;
             }
         };
@@ -62,7 +67,7 @@ async fn serve(port: u16) -> std::io::Result<()> {
 }
 
 /// Copies what the client sends back to it until it closes its side.
-async fn echo(stream: TcpStream) -> std::io::Result<()> {
+async fn echo(stream: TcpStream) -> io::Result<()> {
     // A `TcpStream` is a cheap handle: one clone reads while the other writes.
     let mut writer = stream.clone();
     bureau::io::copy(&stream, &mut writer).await?;
@@ -83,4 +88,20 @@ fn parse_port(mut args: impl Iterator<Item = String>) -> Result<u16, String> {
         }
     }
     Ok(port)
+}
+
+/// Whether an accept that failed with `e` would fail the same way if tried
+/// again at once. Out of descriptors (`EMFILE`, `ENFILE`), the listener has
+/// already turned away the clients that were waiting and waits for a new
+/// one; an aborted connection has left the queue. Neither repeats. Other
+/// errors (`ENOMEM`, a security module's `EACCES`) leave the client queued and
+/// the listener ready: retried at once, accept would fail again and again
+/// without ever letting the loop run another task.
+fn may_fail_again_at_once(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let out_of_descriptors = [Errno::MFILE, Errno::NFILE].map(Errno::raw_os_error);
+    e.kind() != io::ErrorKind::ConnectionAborted
+        && !e
+            .raw_os_error()
+            .is_some_and(|code| out_of_descriptors.contains(&code))
 }
