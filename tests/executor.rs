@@ -28,17 +28,21 @@ fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static)
 
 #[test]
 fn block_on_returns_the_output() {
-    assert_eq!(block_on(async { 1 + 1 }), 2);
+    bounded(10, || {
+        assert_eq!(block_on(async { 1 + 1 }), 2);
+    });
 }
 
 #[test]
 fn spawned_tasks_run_while_block_on_waits() {
-    let out = block_on(async {
-        let (tx, rx) = async_oneshot();
-        spawn(async move { tx.set(5) }).detach();
-        rx.await
+    bounded(10, || {
+        let out = block_on(async {
+            let (tx, rx) = async_oneshot();
+            spawn(async move { tx.set(5) }).detach();
+            rx.await
+        });
+        assert_eq!(out, 5);
     });
-    assert_eq!(out, 5);
 }
 
 /// A single-threaded one-shot channel made of an `Rc`: enough to prove that a
@@ -89,23 +93,25 @@ fn a_million_tasks_spawned_and_awaited() {
 
 #[test]
 fn not_send_futures_run() {
-    let out = block_on(async {
-        let shared = Rc::new(RefCell::new(Vec::new()));
-        let tasks: Vec<_> = (0..3)
-            .map(|i| {
-                let shared = shared.clone();
-                spawn(async move {
-                    yield_now().await;
-                    shared.borrow_mut().push(i);
+    bounded(10, || {
+        let out = block_on(async {
+            let shared = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..3)
+                .map(|i| {
+                    let shared = shared.clone();
+                    spawn(async move {
+                        yield_now().await;
+                        shared.borrow_mut().push(i);
+                    })
                 })
-            })
-            .collect();
-        for task in tasks {
-            task.await;
-        }
-        shared.take()
+                .collect();
+            for task in tasks {
+                task.await;
+            }
+            shared.take()
+        });
+        assert_eq!(out, vec![0, 1, 2]);
     });
-    assert_eq!(out, vec![0, 1, 2]);
 }
 
 #[test]
@@ -176,32 +182,34 @@ fn wakes_from_another_thread_reach_spawned_tasks() {
 
 #[test]
 fn dropping_a_task_cancels_it() {
-    block_on(async {
-        let started = Rc::new(Cell::new(false));
-        let ran = Rc::new(Cell::new(false));
-        let dropped = Rc::new(Cell::new(false));
-        let guard = DropFlag(dropped.clone());
-        let (release, released) = async_oneshot();
-        let task = spawn({
-            let started = started.clone();
-            let ran = ran.clone();
-            async move {
-                let _guard = guard;
-                started.set(true);
-                released.await;
-                ran.set(true);
+    bounded(10, || {
+        block_on(async {
+            let started = Rc::new(Cell::new(false));
+            let ran = Rc::new(Cell::new(false));
+            let dropped = Rc::new(Cell::new(false));
+            let guard = DropFlag(dropped.clone());
+            let (release, released) = async_oneshot();
+            let task = spawn({
+                let started = started.clone();
+                let ran = ran.clone();
+                async move {
+                    let _guard = guard;
+                    started.set(true);
+                    released.await;
+                    ran.set(true);
+                }
+            });
+            while !started.get() {
+                yield_now().await;
             }
+            drop(task);
+            release.set(1);
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            assert!(!ran.get(), "a dropped task went on running");
+            assert!(dropped.get(), "a dropped task's future was not dropped");
         });
-        while !started.get() {
-            yield_now().await;
-        }
-        drop(task);
-        release.set(1);
-        for _ in 0..3 {
-            yield_now().await;
-        }
-        assert!(!ran.get(), "a dropped task went on running");
-        assert!(dropped.get(), "a dropped task's future was not dropped");
     });
 }
 
@@ -215,47 +223,53 @@ impl Drop for DropFlag {
 
 #[test]
 fn cancel_returns_the_output_only_if_finished() {
-    block_on(async {
-        let pending = spawn(future::pending::<u8>());
-        assert_eq!(pending.cancel().await, None);
-        let done = spawn(async { 9u8 });
-        yield_now().await;
-        assert!(done.is_finished());
-        assert_eq!(done.cancel().await, Some(9));
+    bounded(10, || {
+        block_on(async {
+            let pending = spawn(future::pending::<u8>());
+            assert_eq!(pending.cancel().await, None);
+            let done = spawn(async { 9u8 });
+            yield_now().await;
+            assert!(done.is_finished());
+            assert_eq!(done.cancel().await, Some(9));
+        });
     });
 }
 
 #[test]
 fn detached_tasks_run_to_completion() {
-    let ran = block_on(async {
-        let ran = Rc::new(Cell::new(0));
-        for _ in 0..10 {
-            let ran = ran.clone();
-            spawn(async move {
+    bounded(10, || {
+        let ran = block_on(async {
+            let ran = Rc::new(Cell::new(0));
+            for _ in 0..10 {
+                let ran = ran.clone();
+                spawn(async move {
+                    yield_now().await;
+                    ran.set(ran.get() + 1);
+                })
+                .detach();
+            }
+            while ran.get() < 10 {
                 yield_now().await;
-                ran.set(ran.get() + 1);
-            })
-            .detach();
-        }
-        while ran.get() < 10 {
-            yield_now().await;
-        }
-        ran.get()
+            }
+            ran.get()
+        });
+        assert_eq!(ran, 10);
     });
-    assert_eq!(ran, 10);
 }
 
 #[test]
 fn is_finished_tracks_completion() {
-    block_on(async {
-        let task = spawn(async {
-            yield_now().await;
+    bounded(10, || {
+        block_on(async {
+            let task = spawn(async {
+                yield_now().await;
+            });
+            assert!(!task.is_finished());
+            while !task.is_finished() {
+                yield_now().await;
+            }
+            task.await;
         });
-        assert!(!task.is_finished());
-        while !task.is_finished() {
-            yield_now().await;
-        }
-        task.await;
     });
 }
 
@@ -333,110 +347,118 @@ fn counting_parker() -> CountingParker {
 
 #[test]
 fn the_parker_gets_a_turn_at_least_every_64_polls() {
-    let ex = LocalExecutor::new();
-    let mut parker = counting_parker();
-    let polls = parker.polls.clone();
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let polls = polls.clone();
-            ex.spawn(async move {
-                for _ in 0..100 {
-                    polls.set(polls.get() + 1);
-                    yield_now().await;
-                }
+    bounded(10, || {
+        let ex = LocalExecutor::new();
+        let mut parker = counting_parker();
+        let polls = parker.polls.clone();
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let polls = polls.clone();
+                ex.spawn(async move {
+                    for _ in 0..100 {
+                        polls.set(polls.get() + 1);
+                        yield_now().await;
+                    }
+                })
             })
-        })
-        .collect();
-    ex.block_on(&mut parker, async {
-        for task in tasks {
-            task.await;
+            .collect();
+        ex.block_on(&mut parker, async {
+            for task in tasks {
+                task.await;
+            }
+        });
+        let turns = parker.turns.borrow();
+        let mut last = 0;
+        for &at in turns.iter().chain(std::iter::once(&polls.get())) {
+            assert!(at - last <= 64, "{} polls without a parker turn", at - last);
+            last = at;
         }
+        assert!(turns.len() >= 1000 / 64);
     });
-    let turns = parker.turns.borrow();
-    let mut last = 0;
-    for &at in turns.iter().chain(std::iter::once(&polls.get())) {
-        assert!(at - last <= 64, "{} polls without a parker turn", at - last);
-        last = at;
-    }
-    assert!(turns.len() >= 1000 / 64);
 }
 
 #[test]
 fn wakes_while_the_loop_is_busy_cost_no_unpark() {
-    let ex = LocalExecutor::new();
-    let mut parker = counting_parker();
-    let unparks = parker.unparks.clone();
-    let waker_slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-    let released = Rc::new(Cell::new(false));
-    let sleeper = ex.spawn({
-        let waker_slot = waker_slot.clone();
-        let released = released.clone();
-        future::poll_fn(move |cx| {
-            if released.get() {
-                return Poll::Ready(());
-            }
-            *waker_slot.lock().unwrap() = Some(cx.waker().clone());
-            Poll::Pending
-        })
-    });
-    let busy = ex.spawn({
-        let released = released.clone();
-        async move {
-            yield_now().await; // let the sleeper register its waker
-            // The loop is busy running this task while another thread wakes
-            // the sleeper a thousand times.
-            let waker = waker_slot
-                .lock()
-                .unwrap()
-                .clone()
-                .expect("sleeper ran first");
-            std::thread::spawn(move || {
-                for _ in 0..1000 {
-                    waker.wake_by_ref();
+    bounded(10, || {
+        let ex = LocalExecutor::new();
+        let mut parker = counting_parker();
+        let unparks = parker.unparks.clone();
+        let waker_slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let released = Rc::new(Cell::new(false));
+        let sleeper = ex.spawn({
+            let waker_slot = waker_slot.clone();
+            let released = released.clone();
+            future::poll_fn(move |cx| {
+                if released.get() {
+                    return Poll::Ready(());
                 }
+                *waker_slot.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Pending
             })
-            .join()
-            .unwrap();
-            released.set(true);
-        }
+        });
+        let busy = ex.spawn({
+            let released = released.clone();
+            async move {
+                yield_now().await; // let the sleeper register its waker
+                // The loop is busy running this task while another thread wakes
+                // the sleeper a thousand times.
+                let waker = waker_slot
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .expect("sleeper ran first");
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        waker.wake_by_ref();
+                    }
+                })
+                .join()
+                .unwrap();
+                released.set(true);
+            }
+        });
+        ex.block_on(&mut parker, async {
+            busy.await;
+            sleeper.await;
+        });
+        assert_eq!(unparks.load(Ordering::SeqCst), 0);
     });
-    ex.block_on(&mut parker, async {
-        busy.await;
-        sleeper.await;
-    });
-    assert_eq!(unparks.load(Ordering::SeqCst), 0);
 }
 
 #[test]
 fn local_executor_try_tick_runs_exactly_one_task() {
-    let ex = LocalExecutor::new();
-    let count = Rc::new(Cell::new(0));
-    for _ in 0..3 {
-        let count = count.clone();
-        ex.spawn(async move { count.set(count.get() + 1) }).detach();
-    }
-    assert!(!ex.is_empty());
-    assert!(ex.try_tick());
-    assert_eq!(count.get(), 1);
-    assert!(ex.try_tick());
-    assert!(ex.try_tick());
-    assert_eq!(count.get(), 3);
-    assert!(!ex.try_tick());
-    assert!(ex.is_empty());
+    bounded(10, || {
+        let ex = LocalExecutor::new();
+        let count = Rc::new(Cell::new(0));
+        for _ in 0..3 {
+            let count = count.clone();
+            ex.spawn(async move { count.set(count.get() + 1) }).detach();
+        }
+        assert!(!ex.is_empty());
+        assert!(ex.try_tick());
+        assert_eq!(count.get(), 1);
+        assert!(ex.try_tick());
+        assert!(ex.try_tick());
+        assert_eq!(count.get(), 3);
+        assert!(!ex.try_tick());
+        assert!(ex.is_empty());
+    });
 }
 
 #[test]
 fn local_executor_tick_waits_for_a_task_and_runs_one() {
-    let ex = LocalExecutor::new();
-    let count = Rc::new(Cell::new(0));
-    for _ in 0..2 {
-        let count = count.clone();
-        ex.spawn(async move { count.set(count.get() + 1) }).detach();
-    }
-    future::block_on(ex.tick());
-    assert_eq!(count.get(), 1);
-    future::block_on(ex.tick());
-    assert_eq!(count.get(), 2);
+    bounded(10, || {
+        let ex = LocalExecutor::new();
+        let count = Rc::new(Cell::new(0));
+        for _ in 0..2 {
+            let count = count.clone();
+            ex.spawn(async move { count.set(count.get() + 1) }).detach();
+        }
+        future::block_on(ex.tick());
+        assert_eq!(count.get(), 1);
+        future::block_on(ex.tick());
+        assert_eq!(count.get(), 2);
+    });
 }
 
 #[test]
@@ -470,45 +492,49 @@ fn local_executor_tick_is_woken_from_another_thread() {
 
 #[test]
 fn local_executor_run_drives_tasks_inside_another_executor() {
-    let out = block_on(async {
-        let inner = LocalExecutor::new();
-        let tasks: Vec<_> = (0..100)
-            .map(|i| {
-                inner.spawn(async move {
-                    yield_now().await;
-                    i
+    let out = bounded(10, || {
+        block_on(async {
+            let inner = LocalExecutor::new();
+            let tasks: Vec<_> = (0..100)
+                .map(|i| {
+                    inner.spawn(async move {
+                        yield_now().await;
+                        i
+                    })
                 })
-            })
-            .collect();
-        inner
-            .run(async {
-                let mut sum = 0;
-                for task in tasks {
-                    sum += task.await;
-                }
-                sum
-            })
-            .await
+                .collect();
+            inner
+                .run(async {
+                    let mut sum = 0;
+                    for task in tasks {
+                        sum += task.await;
+                    }
+                    sum
+                })
+                .await
+        })
     });
     assert_eq!(out, 4950);
 }
 
 #[test]
 fn dropping_an_executor_drops_its_unfinished_tasks() {
-    let dropped = Rc::new(Cell::new(0));
-    let ex = LocalExecutor::new();
-    for _ in 0..5 {
-        let guard = Counted(dropped.clone());
-        ex.spawn(async move {
-            let _guard = guard;
-            future::pending::<()>().await;
-        })
-        .detach();
-    }
-    while ex.try_tick() {}
-    assert_eq!(dropped.get(), 0);
-    drop(ex);
-    assert_eq!(dropped.get(), 5);
+    bounded(10, || {
+        let dropped = Rc::new(Cell::new(0));
+        let ex = LocalExecutor::new();
+        for _ in 0..5 {
+            let guard = Counted(dropped.clone());
+            ex.spawn(async move {
+                let _guard = guard;
+                future::pending::<()>().await;
+            })
+            .detach();
+        }
+        while ex.try_tick() {}
+        assert_eq!(dropped.get(), 0);
+        drop(ex);
+        assert_eq!(dropped.get(), 5);
+    });
 }
 
 struct Counted(Rc<Cell<usize>>);
@@ -521,8 +547,10 @@ impl Drop for Counted {
 
 #[test]
 fn tasks_spawned_in_one_block_on_go_on_in_the_next() {
-    let task = block_on(future::poll_fn(|_| Poll::Ready(spawn(async { 3 }))));
-    assert_eq!(block_on(task), 3);
+    bounded(10, || {
+        let task = block_on(future::poll_fn(|_| Poll::Ready(spawn(async { 3 }))));
+        assert_eq!(block_on(task), 3);
+    });
 }
 
 #[test]
@@ -546,12 +574,14 @@ fn block_on_works_again_after_a_nested_call_panicked() {
 
 #[test]
 fn a_task_panic_resurfaces_where_it_is_awaited() {
-    let caught = block_on(async {
-        let task = spawn(async { panic!("boom in a task") });
-        std::panic::AssertUnwindSafe(task).catch_unwind().await
+    bounded(10, || {
+        let caught = block_on(async {
+            let task = spawn(async { panic!("boom in a task") });
+            std::panic::AssertUnwindSafe(task).catch_unwind().await
+        });
+        let payload = caught.expect_err("the panic did not resurface");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom in a task"));
     });
-    let payload = caught.expect_err("the panic did not resurface");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom in a task"));
 }
 
 use futures_lite::FutureExt as _;
@@ -581,16 +611,16 @@ fn a_detached_task_panic_is_printed_and_the_loop_goes_on() {
         println!("LOOP WENT ON");
         return;
     }
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
         .args([
             "--exact",
             "a_detached_task_panic_is_printed_and_the_loop_goes_on",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(DETACHED_PANIC_CHILD, "1")
-        .output()
-        .unwrap();
+        .env(DETACHED_PANIC_CHILD, "1");
+    let output = output_within(10, child);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "child failed: {stderr}");
@@ -599,4 +629,71 @@ fn a_detached_task_panic_is_printed_and_the_loop_goes_on() {
         "panic not printed: {stderr}"
     );
     assert!(stdout.contains("LOOP WENT ON"), "{stdout}");
+}
+
+/// Runs `command` to completion and returns its output, killing it and
+/// failing the test if it takes longer than `secs` seconds.
+fn output_within(secs: u64, mut command: std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = rustix::process::Pid::from_child(&child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            panic!("the child process did not finish within {secs} s");
+        }
+    }
+}
+
+#[test]
+fn a_main_future_that_keeps_waking_itself_does_not_stop_timers() {
+    // The block_on future counts toward the 64 polls after which the reactor
+    // gets its turn: otherwise this timer would never fire.
+    bounded(10, || {
+        block_on(async {
+            let timer = spawn(bureau::Timer::after(Duration::from_millis(10)));
+            while !timer.is_finished() {
+                yield_now().await;
+            }
+        })
+    });
+}
+
+#[test]
+fn polls_of_the_block_on_future_count_toward_the_parker_turn() {
+    bounded(10, || {
+        let ex = LocalExecutor::new();
+        let mut parker = counting_parker();
+        let polls = parker.polls.clone();
+        let task = ex.spawn({
+            let polls = polls.clone();
+            async move {
+                for _ in 0..500 {
+                    polls.set(polls.get() + 1);
+                    yield_now().await;
+                }
+            }
+        });
+        ex.block_on(&mut parker, async {
+            while !task.is_finished() {
+                polls.set(polls.get() + 1);
+                yield_now().await;
+            }
+        });
+        let turns = parker.turns.borrow();
+        let mut last = 0;
+        for &at in turns.iter().chain(std::iter::once(&polls.get())) {
+            assert!(at - last <= 64, "{} polls without a parker turn", at - last);
+            last = at;
+        }
+    });
 }

@@ -200,6 +200,7 @@ impl LocalExecutor {
     /// ```
     pub fn block_on<P: Park, F: Future>(&self, parker: &mut P, future: F) -> F::Output {
         let unpark = Waker::from(std::sync::Arc::new(UnparkWaker(parker.unparker())));
+        let _parker = ParkerSlot::fill(&self.queue, unpark);
         let main = std::sync::Arc::new(MainWake {
             woken: AtomicBool::new(true),
             queue: self.queue.clone(),
@@ -207,29 +208,33 @@ impl LocalExecutor {
         let main_waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&main_waker);
         let mut future = pin!(future);
+        // Polls (of `future` and of tasks) since the parker's last turn.
+        let mut polls = 0;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
+                polls += 1;
             }
-            let mut polled = 0;
-            while polled < FAIRNESS_BATCH {
+            while polls < FAIRNESS_BATCH {
                 let Some(runnable) = self.queue.pop() else {
                     break;
                 };
                 runnable.run();
-                polled += 1;
+                polls += 1;
             }
-            if polled == FAIRNESS_BATCH {
+            if polls >= FAIRNESS_BATCH {
+                polls = 0;
                 parker.park(Some(Duration::ZERO));
                 continue;
             }
             if main.woken.load(Ordering::Acquire) {
                 continue;
             }
-            if self.queue.prepare_sleep(Sleeper::Parker, &unpark) {
+            if self.queue.prepare_sleep(Sleeper::Parker) {
                 parker.park(None);
+                polls = 0;
             }
             self.queue.awake();
         }
@@ -260,7 +265,7 @@ impl LocalExecutor {
             if let Some(runnable) = self.queue.pop() {
                 return Poll::Ready(runnable);
             }
-            if self.queue.prepare_sleep(Sleeper::Future, cx.waker()) {
+            if self.queue.prepare_sleep(Sleeper::Future(cx.waker())) {
                 return Poll::Pending;
             }
         }
@@ -307,6 +312,23 @@ impl Drop for Finished {
         if let Ok(mut active) = self.active.try_borrow_mut() {
             active.remove(self.key);
         }
+    }
+}
+
+/// Holds the parker's waker in the sleep protocol for one `block_on`, and
+/// takes it out again when `block_on` returns or unwinds.
+struct ParkerSlot<'a>(&'a RunQueue);
+
+impl<'a> ParkerSlot<'a> {
+    fn fill(queue: &'a RunQueue, unpark: Waker) -> Self {
+        queue.set_parker(Some(unpark));
+        ParkerSlot(queue)
+    }
+}
+
+impl Drop for ParkerSlot<'_> {
+    fn drop(&mut self) {
+        self.0.set_parker(None);
     }
 }
 
