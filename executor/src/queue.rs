@@ -107,8 +107,13 @@ impl RunQueue {
     }
 
     /// See [`Sleep::prepare`].
-    pub(crate) fn prepare_sleep(&self, how: Sleeper, waker: &Waker) -> bool {
-        self.sleep.prepare(how, waker)
+    pub(crate) fn prepare_sleep(&self, how: Sleeper<'_>) -> bool {
+        self.sleep.prepare(how)
+    }
+
+    /// See [`Sleep::set_parker`].
+    pub(crate) fn set_parker(&self, waker: Option<Waker>) {
+        self.sleep.set_parker(waker);
     }
 
     /// See [`Sleep::awake`].

@@ -33,42 +33,53 @@ const NOTIFY: Ordering = if cfg!(bureau_loom_broken = "relaxed_notify") {
 };
 
 /// How the loop is about to sleep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sleeper {
-    /// As a future (`LocalExecutor::run`, `tick`).
-    Future,
-    /// In a parker, on the executor's own thread (`LocalExecutor::block_on`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sleeper<'a> {
+    /// As a future (`LocalExecutor::run`, `tick`), woken through this waker.
+    Future(&'a Waker),
+    /// In a parker, on the executor's own thread (`LocalExecutor::block_on`),
+    /// woken through the waker given to [`Sleep::set_parker`].
     Parker,
 }
 
 /// The shared sleep state of one executor.
 pub(crate) struct Sleep {
     state: AtomicU8,
-    /// Whom to wake when work arrives while the loop sleeps.
-    wakers: Mutex<Vec<Waker>>,
+    /// Unparks the `block_on` that drives this executor, if one does. Set
+    /// once per `block_on`, so going to sleep costs no lock.
+    parker: Mutex<Option<Waker>>,
+    /// The futures (`run`, `tick`) asleep on this executor.
+    futures: Mutex<Vec<Waker>>,
 }
 
 impl Sleep {
     pub(crate) fn new() -> Self {
         Sleep {
             state: AtomicU8::new(AWAKE),
-            wakers: Mutex::new(Vec::new()),
+            parker: Mutex::new(None),
+            futures: Mutex::new(Vec::new()),
         }
     }
 
-    /// Announces that the loop goes to sleep and that `waker` wakes it.
+    /// Sets (or, with `None`, clears) the waker that unparks the loop of
+    /// `LocalExecutor::block_on`.
+    pub(crate) fn set_parker(&self, waker: Option<Waker>) {
+        *self.parker.lock().unwrap_or_else(|e| e.into_inner()) = waker;
+    }
+
+    /// Announces that the loop goes to sleep.
     ///
     /// Returns `false` if work arrived since the loop last looked at its
     /// queues: the loop must look again instead of sleeping.
-    pub(crate) fn prepare(&self, how: Sleeper, waker: &Waker) -> bool {
-        {
-            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            if !wakers.iter().any(|w| w.will_wake(waker)) {
-                wakers.push(waker.clone());
-            }
-        }
+    pub(crate) fn prepare(&self, how: Sleeper<'_>) -> bool {
         let asleep = match how {
-            Sleeper::Future => SLEEPING,
+            Sleeper::Future(waker) => {
+                let mut futures = self.futures.lock().unwrap_or_else(|e| e.into_inner());
+                if !futures.iter().any(|w| w.will_wake(waker)) {
+                    futures.push(waker.clone());
+                }
+                SLEEPING
+            }
             Sleeper::Parker => PARKED,
         };
         if cfg!(bureau_loom_broken = "sleep_without_recheck") {
@@ -98,9 +109,15 @@ impl Sleep {
 
     /// Tells the loop that work was queued from another thread.
     pub(crate) fn notify(&self) {
-        let previous = self.state.swap(NOTIFIED, NOTIFY);
-        if previous == SLEEPING || previous == PARKED {
-            self.wake_sleepers();
+        match self.state.swap(NOTIFIED, NOTIFY) {
+            PARKED => {
+                let parker = self.parker.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(waker) = parker.as_ref() {
+                    waker.wake_by_ref();
+                }
+            }
+            SLEEPING => self.wake_futures(),
+            _ => {}
         }
     }
 
@@ -113,8 +130,9 @@ impl Sleep {
         }
     }
 
-    fn wake_sleepers(&self) {
-        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+    fn wake_futures(&self) {
+        // Woken outside the lock: a waker may poll, and so sleep, at once.
+        let wakers = std::mem::take(&mut *self.futures.lock().unwrap_or_else(|e| e.into_inner()));
         for waker in wakers {
             waker.wake();
         }
