@@ -5,6 +5,10 @@
 //! (`target/<profile>/examples/NAME`). A server example prints its address
 //! as its first line, which is how these tests know it is ready; every child
 //! is killed when its test ends, pass or fail, and every wait is bounded.
+//!
+//! One test is ignored by a plain `cargo test`: the full tour's 10 s bound,
+//! which holds for a release build only. Run it with
+//! `cargo build --release --examples && cargo test --release --test examples -- --ignored`.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -100,8 +104,14 @@ impl Example {
     }
 
     /// Waits for the example to end by itself and collects its output.
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + DEADLINE;
+    fn finish(self) -> Finished {
+        self.finish_within(DEADLINE)
+    }
+
+    /// Waits at most `limit` for the example to end by itself, and collects
+    /// its output.
+    fn finish_within(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now() + limit;
         let mut stdout = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -109,10 +119,7 @@ impl Example {
                 Ok(line) => stdout.push(line),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{}: still running after {DEADLINE:?}: {stdout:?}",
-                        self.name
-                    )
+                    panic!("{}: still running after {limit:?}: {stdout:?}", self.name)
                 }
             }
         }
@@ -120,7 +127,7 @@ impl Example {
         let stderr = self
             .stderr
             .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("{}: stderr still open after {DEADLINE:?}", self.name));
+            .unwrap_or_else(|_| panic!("{}: stderr still open after {limit:?}", self.name));
         // Both pipes are closed, so the process has exited.
         let status = self.child.wait().expect("wait for the example");
         Finished {
@@ -447,6 +454,45 @@ fn tour_runs_to_completion_and_prints_its_figures() {
     assert!(line("hash:   20000 rounds of SHA-256").contains("on a pool thread"));
     assert!(line("loop:   blocked at most ").contains("ticks of 5 ms"));
     assert!(line("done in").ends_with(" s"));
+}
+
+/// Issue 7's promise: the full tour (5,000 connections) ends by itself in
+/// under 10 s on 2 cores. Measured on 2 cores shared with other jobs:
+/// 0.9-2.8 s in release (6 s beside a cargo build), but 11-29 s in a debug
+/// build, nearly all of it the unoptimized SHA-256 of the slow hash; hence
+/// ignored by a plain `cargo test`. CI runs it with
+/// `cargo build --release --examples && cargo test --release --test examples -- --ignored`.
+#[test]
+#[ignore = "the 10 s bound is for a release build: cargo build --release --examples && \
+            cargo test --release --test examples -- --ignored"]
+fn full_tour_ends_within_10_s_in_release() {
+    const LIMIT: Duration = Duration::from_secs(10);
+    if cfg!(debug_assertions) {
+        panic!(
+            "the full tour's 10 s bound is for a release build: run `cargo build --release \
+             --examples && cargo test --release --test examples -- --ignored`"
+        );
+    }
+    let run = Example::start("tour", &[]).finish_within(LIMIT);
+    assert!(run.status.success(), "{}", run.stderr);
+    let has = |prefix: &str| run.stdout.iter().any(|l| l.starts_with(prefix));
+    for prefix in [
+        "echo:   5000 connections open at once",
+        "echo:   50000 messages echoed in",
+        "timers: 1000 timers",
+        "files:  100 files",
+        "hash:   3000000 rounds of SHA-256",
+        "done in",
+    ] {
+        assert!(has(prefix), "no {prefix:?} line in {:#?}", run.stdout);
+    }
+    assert!(
+        run.stdout
+            .iter()
+            .any(|l| l.starts_with("timers: ") && l.ends_with(", 0 early")),
+        "{:#?}",
+        run.stdout
+    );
 }
 
 #[test]
