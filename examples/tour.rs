@@ -10,6 +10,10 @@
 //! ever kept from running. Meanwhile the blocking pool writes and reads
 //! files and computes a deliberately slow hash: were that hash computed on
 //! the loop, every connection would wait for it.
+//!
+//! It never hashes or touches a file on the loop thread: both go to the
+//! pool, and the last line says how long the hash would have blocked the
+//! loop had it not.
 
 use std::cell::Cell;
 use std::io;

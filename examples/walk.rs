@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Reading files and hashing them can only block, so it all happens on pool
-//! threads; the loop thread only hands out work and draws the bar. Lines come
-//! out in the order the files finish: pipe through `sort -k2` for a stable
-//! order.
+//! threads; the loop thread only hands out work, prints the sums and draws
+//! the bar. Lines come out in the order the files finish: pipe through
+//! `sort -k2` for a stable order.
 
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};

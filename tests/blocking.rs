@@ -1,5 +1,7 @@
 //! The promises of API.md's "Blocking work" section through the facade:
-//! `unblock` and `Unblock<T>` awaited inside `bureau::block_on`.
+//! `unblock` and `Unblock<T>` awaited inside `bureau::block_on`, and a
+//! process that exits although jobs are still queued on the pool (checked in
+//! a child process, which runs the one ignored test here).
 
 use std::sync::mpsc;
 use std::time::Duration;

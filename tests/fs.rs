@@ -1,5 +1,6 @@
 //! The promises of API.md's `bureau::fs` section: each function and type,
-//! round trips through the pool, `std::io` errors, and many files at once.
+//! round trips through the pool, `std::io` errors, many files at once, and
+//! that file I/O runs on the pool, never on the loop thread.
 
 use std::io::{ErrorKind, SeekFrom};
 use std::path::PathBuf;

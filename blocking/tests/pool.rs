@@ -1,4 +1,6 @@
-//! Tests of a `Pool`'s threads: reuse, keep-alive and the maximum.
+//! Tests of a `Pool`'s threads: reuse, keep-alive, the maximum, and that a
+//! small pool gets through many jobs. Each is bounded in time by
+//! `common::within`.
 
 mod common;
 

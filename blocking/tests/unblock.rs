@@ -1,4 +1,6 @@
-//! Tests of `unblock` on the process-wide pool.
+//! Tests of `unblock` on the process-wide pool: its result, its thread, a
+//! thousand calls at once, a panic, the wake of the waiting task, and that
+//! dropping the task of a job not yet started means it never runs.
 
 mod common;
 
