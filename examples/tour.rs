@@ -64,6 +64,8 @@ const QUICK: Sizes = Sizes {
 /// the loop thread.
 #[derive(Default)]
 struct Counters {
+    /// Client connections opened so far.
+    connected: Cell<u64>,
     /// Messages echoed back to a client so far.
     echoed: Cell<u64>,
     /// The longest the ticker ever woke after its deadline.
@@ -137,13 +139,15 @@ async fn tour(sizes: Sizes) -> io::Result<()> {
         ms(took),
     );
 
-    let (digest, took, echoed_meanwhile) = hash.await;
+    let (digest, took, meanwhile) = hash.await;
     println!(
         "hash:   {} rounds of SHA-256 ({}...) took {:.2} s on a pool thread, while the loop \
-         echoed {echoed_meanwhile} messages",
+         opened {} connections and echoed {} messages",
         sizes.hash_rounds,
         &digest[..12],
         took.as_secs_f64(),
+        meanwhile.connected,
+        meanwhile.echoed,
     );
 
     // Dropping a task cancels it: the ticker stops here.
@@ -176,10 +180,10 @@ async fn watch_the_loop(counters: Rc<Counters>) {
 }
 
 /// Hashes a seed `rounds` times over, the way a password hash is made slow
-/// on purpose, on the pool. Returns the digest, the time it took and how
-/// many messages the loop echoed in that time.
-async fn slow_hash(rounds: u32, counters: Rc<Counters>) -> (String, Duration, u64) {
-    let echoed_before = counters.echoed.get();
+/// on purpose, on the pool. Returns the digest, the time it took and what
+/// the loop did for the clients in that time.
+async fn slow_hash(rounds: u32, counters: Rc<Counters>) -> (String, Duration, Meanwhile) {
+    let (connected, echoed) = (counters.connected.get(), counters.echoed.get());
     // `unblock` runs the closure on a pool thread; this task just waits,
     // and the loop goes on with the others.
     let (digest, took) = bureau::unblock(move || {
@@ -191,7 +195,19 @@ async fn slow_hash(rounds: u32, counters: Rc<Counters>) -> (String, Duration, u6
         (format!("{digest:x}"), start.elapsed())
     })
     .await;
-    (digest, took, counters.echoed.get() - echoed_before)
+    let meanwhile = Meanwhile {
+        connected: counters.connected.get() - connected,
+        echoed: counters.echoed.get() - echoed,
+    };
+    (digest, took, meanwhile)
+}
+
+/// What the loop did for the clients while the hash ran on the pool. With
+/// an optimized build the hash may end before the messages begin, so the
+/// connections count too.
+struct Meanwhile {
+    connected: u64,
+    echoed: u64,
 }
 
 /// Starts `count` timers at scattered deadlines over 500 ms, all at once.
@@ -288,6 +304,7 @@ async fn echo_traffic(
             .collect();
         for client in connecting {
             clients.push(client.await?);
+            counters.connected.set(counters.connected.get() + 1);
         }
     }
     let connecting = start.elapsed();
