@@ -130,12 +130,14 @@ impl RunQueue {
         }
     }
 
-    /// Drops every queued task and refuses new remote ones. Called when the
-    /// executor is dropped, on its own thread.
+    /// Drops every queued task, refuses new remote ones, and forgets the
+    /// futures asleep on the executor. Called when the executor is dropped,
+    /// on its own thread.
     pub(crate) fn close(&self) {
         let _ = self.local.with((), |local, ()| local.closed = true);
         self.remote.close();
         while self.pop().is_some() {}
+        self.sleep.forget_futures();
     }
 }
 

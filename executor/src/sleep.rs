@@ -130,6 +130,14 @@ impl Sleep {
         }
     }
 
+    /// Drops the wakers of the futures asleep on this executor, once it is
+    /// gone: a `run` future's waker may lead back to this `Sleep` (as in
+    /// `ex.block_on(parker, ex.run(f))`), a cycle that would leak it.
+    pub(crate) fn forget_futures(&self) {
+        let wakers = std::mem::take(&mut *self.futures.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(wakers);
+    }
+
     fn wake_futures(&self) {
         // Woken outside the lock: a waker may poll, and so sleep, at once.
         let wakers = std::mem::take(&mut *self.futures.lock().unwrap_or_else(|e| e.into_inner()));
