@@ -110,13 +110,13 @@ impl Sleep {
     /// Tells the loop that work was queued from another thread.
     pub(crate) fn notify(&self) {
         match self.state.swap(NOTIFIED, NOTIFY) {
-            PARKED => {
-                let parker = self.parker.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(waker) = parker.as_ref() {
-                    waker.wake_by_ref();
-                }
+            PARKED => self.wake_parker(),
+            // A `block_on` may be parked under a sleeping future of its own
+            // executor (`prepare` leaves `SLEEPING` in place): wake it too.
+            SLEEPING => {
+                self.wake_futures();
+                self.wake_parker();
             }
-            SLEEPING => self.wake_futures(),
             _ => {}
         }
     }
@@ -127,6 +127,13 @@ impl Sleep {
     pub(crate) fn notify_local(&self) {
         if self.state.load(Ordering::Relaxed) == SLEEPING {
             self.notify();
+        }
+    }
+
+    fn wake_parker(&self) {
+        let parker = self.parker.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(waker) = parker.as_ref() {
+            waker.wake_by_ref();
         }
     }
 
