@@ -26,7 +26,7 @@ use futures_lite::future;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -73,28 +73,16 @@ fn flag() -> Arc<AtomicBool> {
 }
 
 /// Spawns a thread that sets `flag` and then wakes `waker`.
-fn set_and_wake(flag: &Arc<AtomicBool>, waker: &Waker) -> thread::JoinHandle<()> {
+///
+/// No model joins its threads (loom runs each to its end anyway): loom's
+/// `unpark` would end a `join` early, and a late wake of the loop's thread
+/// is allowed.
+fn set_and_wake(flag: &Arc<AtomicBool>, waker: &Waker) {
     let (flag, waker) = (flag.clone(), waker.clone());
     thread::spawn(move || {
         flag.swap(true, Ordering::AcqRel);
         waker.wake();
-    })
-}
-
-/// The threads a model starts from inside its tasks, joined at its end.
-#[derive(Default, Clone)]
-struct Threads(Rc<RefCell<Vec<thread::JoinHandle<()>>>>);
-
-impl Threads {
-    fn add(&self, handle: thread::JoinHandle<()>) {
-        self.0.borrow_mut().push(handle);
-    }
-
-    fn join(&self) {
-        for handle in self.0.take() {
-            handle.join().unwrap();
-        }
-    }
+    });
 }
 
 /// Model 1: the loop finds no work and parks in the real `ThreadParker`
@@ -104,13 +92,11 @@ impl Threads {
 fn park_then_remote_wake() {
     check(|| {
         let ex = LocalExecutor::new();
-        let (ready, polls, threads) = (flag(), Rc::new(Cell::new(0)), Threads::default());
-        let task = ex.spawn(wait_for(vec![ready.clone()], polls.clone(), {
-            let threads = threads.clone();
-            move |waker| threads.add(set_and_wake(&ready, waker))
+        let (ready, polls) = (flag(), Rc::new(Cell::new(0)));
+        let task = ex.spawn(wait_for(vec![ready.clone()], polls.clone(), move |waker| {
+            set_and_wake(&ready, waker)
         }));
         ex.block_on(&mut ThreadParker::new(), task);
-        threads.join();
         assert_eq!(polls.get(), 2);
     });
 }
@@ -121,7 +107,7 @@ fn park_then_remote_wake() {
 fn park_then_two_remote_wakes() {
     check(|| {
         let ex = LocalExecutor::new();
-        let (ready, threads) = ([flag(), flag()], Threads::default());
+        let ready = [flag(), flag()];
         let polls = [(); 2].map(|()| Rc::new(Cell::new(0)));
         // The first task hands its waker to the second, whose thread wakes
         // them both.
@@ -131,23 +117,22 @@ fn park_then_two_remote_wakes() {
             move |waker| first_waker.set(Some(waker.clone()))
         }));
         let second = ex.spawn(wait_for(vec![ready[1].clone()], polls[1].clone(), {
-            let (ready, threads) = (ready.clone(), threads.clone());
+            let ready = ready.clone();
             move |second_waker| {
                 let first_waker: Waker = first_waker.take().unwrap();
                 let second_waker = second_waker.clone();
-                threads.add(thread::spawn(move || {
+                thread::spawn(move || {
                     ready[0].swap(true, Ordering::AcqRel);
                     first_waker.wake();
                     ready[1].swap(true, Ordering::AcqRel);
                     second_waker.wake();
-                }));
+                });
             }
         }));
         ex.block_on(&mut ThreadParker::new(), async {
             first.await;
             second.await;
         });
-        threads.join();
         assert_eq!(polls.map(|polls| polls.get()), [2, 2]);
     });
 }
@@ -159,22 +144,34 @@ fn park_then_two_remote_wakes() {
 fn two_threads_wake_one_task() {
     check(|| {
         let ex = LocalExecutor::new();
-        let (ready, polls, threads) = ([flag(), flag()], Rc::new(Cell::new(0)), Threads::default());
-        let task = ex.spawn(wait_for(ready.to_vec(), polls.clone(), {
-            let threads = threads.clone();
-            move |waker| {
-                for flag in &ready {
-                    threads.add(set_and_wake(flag, waker));
-                }
+        let (ready, polls) = ([flag(), flag()], Rc::new(Cell::new(0)));
+        let task = ex.spawn(wait_for(ready.to_vec(), polls.clone(), move |waker| {
+            for flag in &ready {
+                set_and_wake(flag, waker);
             }
         }));
         ex.block_on(&mut ThreadParker::new(), task);
-        threads.join();
         assert!(
             (2..=3).contains(&polls.get()),
             "polled {} times",
             polls.get()
         );
+    });
+}
+
+/// Model 1 once more, with the executor asleep twice over: `block_on`'s
+/// future is `run` on the same executor, so the loop parks while that future
+/// sleeps too. A remote wake must still end the park.
+#[test]
+fn park_under_a_sleeping_run_of_the_same_executor() {
+    check(|| {
+        let ex = LocalExecutor::new();
+        let (ready, polls) = (flag(), Rc::new(Cell::new(0)));
+        let task = ex.spawn(wait_for(vec![ready.clone()], polls.clone(), move |waker| {
+            set_and_wake(&ready, waker)
+        }));
+        ex.block_on(&mut ThreadParker::new(), ex.run(task));
+        assert_eq!(polls.get(), 2);
     });
 }
 
@@ -269,27 +266,27 @@ fn sleep_in_the_poller(forgets_early_notifies: bool) {
     check(move || {
         let ex = LocalExecutor::new();
         let poller = Poller::new(forgets_early_notifies);
-        let (io_ready, woken, threads) = (flag(), flag(), Threads::default());
+        let (io_ready, woken) = (flag(), flag());
         let polls = [(); 2].map(|()| Rc::new(Cell::new(0)));
         let io = ex.spawn(wait_for(vec![io_ready.clone()], polls[0].clone(), {
-            let (poller, threads) = (poller.clone(), threads.clone());
+            let poller = poller.clone();
             move |waker| {
                 let waker = waker.clone();
-                threads.add(thread::spawn(move || {
+                thread::spawn(move || {
                     io_ready.swap(true, Ordering::AcqRel);
                     poller.ready(waker);
-                }));
+                });
             }
         }));
-        let remote = ex.spawn(wait_for(vec![woken.clone()], polls[1].clone(), {
-            let threads = threads.clone();
-            move |waker| threads.add(set_and_wake(&woken, waker))
-        }));
+        let remote = ex.spawn(wait_for(
+            vec![woken.clone()],
+            polls[1].clone(),
+            move |waker| set_and_wake(&woken, waker),
+        ));
         ex.block_on(&mut ReactorParker(poller), async {
             io.await;
             remote.await;
         });
-        threads.join();
         assert_eq!(polls.map(|polls| polls.get()), [2, 2]);
     });
 }
@@ -324,6 +321,7 @@ fn loom_catches_the_broken_variant() {
         "park_then_remote_wake",
         "park_then_two_remote_wakes",
         "two_threads_wake_one_task",
+        "park_under_a_sleeping_run_of_the_same_executor",
         "sleep_in_a_poller",
     ] {
         assert_loom_fails(&[model]);
