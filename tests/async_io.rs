@@ -207,3 +207,40 @@ fn pair_on_fd(fd: i32) -> io::Result<(UnixStream, UnixStream)> {
     }
     panic!("descriptor {fd} was not reused");
 }
+
+#[test]
+fn a_readable_then_read_loop_waits_for_the_peer_without_spinning() {
+    bounded(20, || {
+        bureau::block_on(async {
+            let (a, b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            let rounds = std::rc::Rc::new(std::cell::Cell::new(0u32));
+            let reader = bureau::spawn({
+                let rounds = rounds.clone();
+                async move {
+                    let mut buf = [0; 8];
+                    loop {
+                        rounds.set(rounds.get() + 1);
+                        if rounds.get() > 100 {
+                            return Err(io::Error::other("the readable/read loop spins"));
+                        }
+                        a.readable().await?;
+                        match a.get_ref().read(&mut buf) {
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            res => return res.map(|n| buf[..n].to_vec()),
+                        }
+                    }
+                }
+            });
+            // The peer writes after a while: once the reader had its chance
+            // to run (and, if it spun, to give up).
+            bureau::Timer::after(Duration::from_millis(20)).await;
+            (&b).write_all(b"late")?;
+            let got = timeout(Duration::from_secs(5), reader).await??;
+            assert_eq!(got, b"late");
+            assert!(rounds.get() <= 3, "{} rounds for one write", rounds.get());
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}

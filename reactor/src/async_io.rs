@@ -96,8 +96,16 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Waits until the handle is readable (or the kernel reported an error
-    /// or hang-up on it). Returns at once if it has not been seen to block
-    /// since the last readiness event.
+    /// or hang-up on it).
+    ///
+    /// It completes at once only for an edge the kernel reported since a
+    /// readiness future of this handle last completed; otherwise (a fresh
+    /// handle, or no new edge since) it asks the kernel once with a
+    /// zero-timeout `poll`, and if nothing is there it waits for the next
+    /// edge. So the usual loop `readable().await`, then an operation on
+    /// [`Async::get_ref`] that may fail with `WouldBlock`, waits instead of
+    /// spinning. It may still complete when a read would block (say, another
+    /// task took the data first): treat it as a hint and retry.
     ///
     /// ```
     /// use std::os::unix::net::UnixStream;
@@ -108,7 +116,10 @@ impl<T: AsFd> Async<T> {
     /// futures_lite::future::block_on(a.readable()).unwrap();
     /// ```
     pub fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + Sync + Unpin + '_ {
-        Readiness(Waiter::new(&self.source, READ))
+        Readiness {
+            waiter: Waiter::new(&self.source, READ),
+            fd: self.get_ref().as_fd(),
+        }
     }
 
     /// Waits until the handle is writable; see [`Async::readable`].
@@ -120,11 +131,15 @@ impl<T: AsFd> Async<T> {
     /// futures_lite::future::block_on(a.writable()).unwrap();
     /// ```
     pub fn writable(&self) -> impl Future<Output = io::Result<()>> + Send + Sync + Unpin + '_ {
-        Readiness(Waiter::new(&self.source, WRITE))
+        Readiness {
+            waiter: Waiter::new(&self.source, WRITE),
+            fd: self.get_ref().as_fd(),
+        }
     }
 
-    /// Poll-style [`Async::readable`]. Only the last task to call it (or
-    /// `poll_read`) on this handle is woken.
+    /// Poll-style [`Async::readable`], with the same rule for when it is
+    /// ready. Only the last task to call it (or `poll_read`) on this handle
+    /// is woken.
     ///
     /// ```
     /// use std::os::unix::net::UnixStream;
@@ -136,7 +151,14 @@ impl<T: AsFd> Async<T> {
     /// # let _ = ready;
     /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_dir(&self.source, READ, cx).map(Ok)
+        let fd = self.get_ref().as_fd();
+        poll_readiness(
+            &self.source,
+            fd,
+            READ,
+            |cx| poll_dir(&self.source, READ, cx),
+            cx,
+        )
     }
 
     /// Poll-style [`Async::writable`]; see [`Async::poll_readable`].
@@ -148,7 +170,14 @@ impl<T: AsFd> Async<T> {
     /// futures_lite::future::block_on(futures_lite::future::poll_fn(|cx| a.poll_writable(cx))).unwrap();
     /// ```
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_dir(&self.source, WRITE, cx).map(Ok)
+        let fd = self.get_ref().as_fd();
+        poll_readiness(
+            &self.source,
+            fd,
+            WRITE,
+            |cx| poll_dir(&self.source, WRITE, cx),
+            cx,
+        )
     }
 
     /// Runs `op` until it stops failing with `WouldBlock`, waiting for read
@@ -379,12 +408,70 @@ impl Drop for Waiter<'_> {
 }
 
 /// The future of `readable()`/`writable()`.
-struct Readiness<'a>(Waiter<'a>);
+struct Readiness<'a> {
+    waiter: Waiter<'a>,
+    /// The handle's descriptor, to ask the kernel when no new edge came.
+    fd: BorrowedFd<'a>,
+}
 
 impl Future for Readiness<'_> {
     type Output = io::Result<()>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.poll(cx).map(Ok)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let (source, dir) = (this.waiter.source, this.waiter.dir);
+        poll_readiness(source, this.fd, dir, |cx| this.waiter.poll(cx), cx)
+    }
+}
+
+/// The rule of the readiness futures (`readable()`, `poll_readable`...):
+/// ready at once for an edge newer than the last time one of them completed;
+/// with no newer edge (or none yet), ask the kernel with a zero-timeout
+/// `poll`, and if it says "not ready", forget the readiness (unless an edge
+/// came meanwhile, which the tick tells) and wait through `wait` for the
+/// next edge. Without the probe, a `WouldBlock` seen by the caller (who does
+/// not tell us) would leave the readiness set and the caller's loop would
+/// spin.
+fn poll_readiness(
+    source: &Source,
+    fd: BorrowedFd<'_>,
+    dir: usize,
+    mut wait: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        if let Some((tick, fresh)) = source.ready_edge(dir) {
+            if fresh {
+                source.set_reported(dir, tick);
+                return Poll::Ready(Ok(()));
+            }
+            match probe(fd, dir) {
+                Ok(true) => return Poll::Ready(Ok(())),
+                Ok(false) => source.clear_readiness(dir, tick),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        // Ready here means an edge arrived after the readiness was cleared:
+        // the next round takes it as fresh.
+        ready!(wait(cx));
+    }
+}
+
+/// Asks the kernel whether `fd` is ready in `dir` now, without waiting. An
+/// error or hang-up counts as ready: the caller's operation will report it.
+fn probe(fd: BorrowedFd<'_>, dir: usize) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let flags = if dir == READ {
+        PollFlags::IN
+    } else {
+        PollFlags::OUT
+    };
+    let mut fds = [PollFd::new(&fd, flags)];
+    loop {
+        match poll(&mut fds, Some(&rustix::event::Timespec::default())) {
+            Ok(_) => return Ok(!fds[0].revents().is_empty()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
 }

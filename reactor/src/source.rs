@@ -47,6 +47,11 @@ impl std::fmt::Debug for Source {
 struct Direction {
     /// `READY` bit plus an edge counter; see [`READY`] and [`TICK`].
     state: AtomicU64,
+    /// The state (tick and `READY` bit) at which a readiness future
+    /// (`readable()`, `poll_readable`...) last completed. If the state is
+    /// still that, the future has no newer edge to go by and must ask the
+    /// kernel; a fresh source starts here so its first readiness is asked.
+    reported: AtomicU64,
     /// Who waits for the next edge.
     wakers: Mutex<Waiters>,
 }
@@ -68,6 +73,7 @@ impl Source {
     pub(crate) fn new(fd: RawFd, key: usize) -> Source {
         let dir = || Direction {
             state: AtomicU64::new(READY),
+            reported: AtomicU64::new(READY),
             wakers: Mutex::new(Waiters::default()),
         };
         Source {
@@ -82,6 +88,20 @@ impl Source {
     pub(crate) fn ready_tick(&self, dir: usize) -> Option<u64> {
         let state = self.dirs[dir].state.load(Ordering::Acquire);
         (state & READY != 0).then_some(state)
+    }
+
+    /// For a readiness future: `None` if `dir` waits for an edge, else
+    /// `Some((tick, fresh))`, `fresh` telling whether an edge arrived since a
+    /// readiness future last completed (see [`Self::set_reported`]).
+    pub(crate) fn ready_edge(&self, dir: usize) -> Option<(u64, bool)> {
+        let d = &self.dirs[dir];
+        let state = d.state.load(Ordering::Acquire);
+        (state & READY != 0).then(|| (state, state != d.reported.load(Ordering::Relaxed)))
+    }
+
+    /// Records that a readiness future completed at `state`.
+    pub(crate) fn set_reported(&self, dir: usize, state: u64) {
+        self.dirs[dir].reported.store(state, Ordering::Relaxed);
     }
 
     /// Forgets the readiness of `dir`, unless an edge arrived after `tick`

@@ -316,3 +316,101 @@ fn a_listener_holds_a_burst_of_pending_connections() {
     assert_eq!(clients.len(), 1_000);
     drop(listener);
 }
+
+#[test]
+fn readable_on_a_fresh_empty_socket_waits_for_data() {
+    bounded(10, || {
+        block_on(async {
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            // Nothing was ever written: not readable, whatever the cache says.
+            assert!(future::poll_once(a.readable()).await.is_none());
+            assert!(future::poll_once(a.readable()).await.is_none());
+            b.write_all(b"x")?;
+            timeout(Duration::from_secs(5), a.readable()).await??;
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_second_readable_with_no_new_data_waits() {
+    bounded(10, || {
+        block_on(async {
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            b.write_all(b"xy")?;
+            a.readable().await?;
+            // Data left unread: readable again at once.
+            assert!(future::poll_once(a.readable()).await.is_some());
+            assert_eq!(a.get_ref().read(&mut [0; 8])?, 2);
+            // All read, and no new edge: it must wait, not report the old one.
+            assert!(future::poll_once(a.readable()).await.is_none());
+            b.write_all(b"z")?;
+            timeout(Duration::from_secs(5), a.readable()).await??;
+            assert_eq!(a.get_ref().read(&mut [0; 8])?, 1);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_readable_then_read_loop_waits_instead_of_spinning() {
+    bounded(10, || {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        // The peer writes only once the reader is known to be waiting.
+        let peer = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            b.write_all(b"late").unwrap();
+            b
+        });
+        block_on(async {
+            let a = Async::new(a)?;
+            let rounds = std::cell::Cell::new(0u32);
+            let read = async {
+                let mut buf = [0; 8];
+                loop {
+                    rounds.set(rounds.get() + 1);
+                    if rounds.get() > 100 {
+                        return Err(io::Error::other("the readable/read loop spins"));
+                    }
+                    a.readable().await?;
+                    match a.get_ref().read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        res => return res.map(|n| buf[..n].to_vec()),
+                    }
+                }
+            };
+            let mut read = std::pin::pin!(read);
+            assert!(future::poll_once(&mut read).await.is_none());
+            go_tx.send(()).unwrap();
+            let got = timeout(Duration::from_secs(5), read).await??;
+            assert_eq!(got, b"late");
+            let rounds = rounds.get();
+            assert!(rounds <= 3, "{rounds} rounds for one write");
+            io::Result::Ok(())
+        })
+        .unwrap();
+        peer.join().unwrap();
+    });
+}
+
+#[test]
+fn poll_readable_in_a_loop_waits_instead_of_spinning() {
+    bounded(10, || {
+        block_on(async {
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            b.write_all(b"x")?;
+            future::poll_fn(|cx| a.poll_readable(cx)).await?;
+            assert_eq!(a.get_ref().read(&mut [0; 8])?, 1);
+            let again = future::poll_once(future::poll_fn(|cx| a.poll_readable(cx))).await;
+            assert!(again.is_none(), "poll_readable reported a consumed edge");
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
