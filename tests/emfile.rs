@@ -233,6 +233,10 @@ fn no_descriptor_left_for_the_poller_is_an_error_not_a_panic() {
             stdout.contains("CHILD no poller: error"),
             "the child did not check"
         );
+        assert!(
+            stdout.contains("CHILD no poller: timer fired"),
+            "the child's timer did not fire"
+        );
     });
 }
 
@@ -261,5 +265,14 @@ fn no_poller_child() {
         bureau::block_on(async { bureau::spawn(async { 7 }).await }),
         7
     );
+    // A timer cannot use the poller either: it must not panic, and must
+    // still fire, and not early.
+    let start = Instant::now();
+    let fired = bureau::block_on(Timer::after(Duration::from_millis(20)));
+    assert!(fired >= start + Duration::from_millis(20));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    let fired = bureau::future::block_on(Timer::after(Duration::from_millis(5)));
+    assert!(fired >= start + Duration::from_millis(25));
+    println!("CHILD no poller: timer fired");
     println!("CHILD no poller: error {e}");
 }

@@ -91,7 +91,10 @@ impl<T: AsFd> Async<T> {
             .io
             .take()
             .expect("bureau: the handle is present until into_inner");
-        Reactor::get().remove_io(&self.source, io.as_fd())?;
+        // The source was registered, so the reactor exists.
+        if let Some(r) = Reactor::existing() {
+            r.remove_io(&self.source, io.as_fd())?;
+        }
         Ok(io)
     }
 
@@ -285,7 +288,9 @@ impl<T: AsFd> Drop for Async<T> {
         if let Some(io) = &self.io {
             // Nothing to report to in `drop`; the descriptor closes right
             // after, which removes it from epoll in any case.
-            let _ = Reactor::get().remove_io(&self.source, io.as_fd());
+            if let Some(r) = Reactor::existing() {
+                let _ = r.remove_io(&self.source, io.as_fd());
+            }
         }
     }
 }

@@ -157,7 +157,12 @@ impl Unparker {
     pub fn unpark(&self) {
         match self.inner.state.swap(NOTIFIED, Ordering::AcqRel) {
             PARKED_THREAD => self.inner.thread.unpark(),
-            PARKED_REACTOR => Reactor::get().notify(),
+            PARKED_REACTOR => {
+                // The parker slept in the poller, so the reactor exists.
+                if let Some(r) = Reactor::existing() {
+                    r.notify();
+                }
+            }
             _ => {}
         }
     }

@@ -120,15 +120,11 @@ impl Reactor {
         }))
     }
 
-    /// The reactor, for callers with no error to return (timers, parking).
-    ///
-    /// # Panics
-    ///
-    /// If the reactor cannot be created: nothing could ever wake a timer.
-    pub(crate) fn get() -> &'static Reactor {
-        Reactor::try_get().unwrap_or_else(|e| {
-            panic!("bureau: cannot create the reactor's poller (epoll), so no timer or socket can be awaited: {e}")
-        })
+    /// The reactor if it was created: always, for whoever holds something
+    /// it registered (an `Async`, a timer registration, a parker asleep in
+    /// the poller). Never creates it, so it never fails or panics.
+    pub(crate) fn existing() -> Option<&'static Reactor> {
+        REACTOR.get()
     }
 
     /// Registers `fd` once, edge-triggered, for both directions.

@@ -7,6 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -14,10 +15,15 @@ use futures_lite::Stream;
 
 use crate::parker::ensure_driver;
 use crate::reactor::Reactor;
+use crate::source::lock;
 
 /// Fires at a deadline (once) or at every period (an interval). A
 /// `Future<Output = Instant>` and a `Stream<Item = Instant>`; each yields
 /// the deadline it fired for. It never fires before its deadline.
+///
+/// If the reactor cannot be created (the process is out of descriptors
+/// when the first timer or socket is used), a timer never panics: it waits
+/// on a sleeper thread of its own instead and still fires on time.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -32,8 +38,18 @@ pub struct Timer {
     when: Option<Instant>,
     /// Time between firings; `Duration::MAX` for a one-shot timer.
     period: Duration,
-    /// Id and waker of the registration in the reactor, made at `when`.
-    registration: Option<(u64, Waker)>,
+    /// Where the timer is registered to be woken at `when`.
+    registration: Option<Registration>,
+}
+
+/// A pending timer's registration.
+#[derive(Debug)]
+enum Registration {
+    /// In the reactor's timer queue, under this id, with this waker.
+    Reactor(u64, Waker),
+    /// The reactor could not be created: a thread of its own sleeps until
+    /// the deadline and wakes the waker kept here.
+    Sleeper(Arc<Mutex<Waker>>),
 }
 
 impl Timer {
@@ -179,10 +195,15 @@ impl Timer {
         self.period = period;
     }
 
-    /// Removes this timer's entry from the reactor, if it has one.
+    /// Removes this timer's entry from the reactor, if it has one. (A
+    /// sleeper thread just wakes a waker nobody waits on any more.)
     fn deregister(&mut self) {
-        if let (Some((id, _)), Some(when)) = (self.registration.take(), self.when) {
-            Reactor::get().remove_timer(when, id);
+        if let (Some(Registration::Reactor(id, _)), Some(when)) =
+            (self.registration.take(), self.when)
+        {
+            if let Some(r) = Reactor::existing() {
+                r.remove_timer(when, id);
+            }
         }
     }
 }
@@ -208,18 +229,43 @@ impl Stream for Timer {
         }
         ensure_driver();
         match &mut this.registration {
-            Some((_, w)) if w.will_wake(cx.waker()) => {}
-            Some((id, w)) => {
-                Reactor::get().update_timer(when, *id, cx.waker());
-                w.clone_from(cx.waker());
+            Some(Registration::Reactor(id, w)) => {
+                if !w.will_wake(cx.waker()) {
+                    if let Some(r) = Reactor::existing() {
+                        r.update_timer(when, *id, cx.waker());
+                    }
+                    w.clone_from(cx.waker());
+                }
             }
-            None => {
-                let id = Reactor::get().insert_timer(when, cx.waker());
-                this.registration = Some((id, cx.waker().clone()));
-            }
+            Some(Registration::Sleeper(w)) => lock(w).clone_from(cx.waker()),
+            None => this.registration = register(when, cx.waker()),
         }
         Poll::Pending
     }
+}
+
+/// Registers a timer due at `when`: in the reactor's queue; or, if the
+/// reactor cannot be created (say, the process is out of descriptors), on a
+/// sleeper thread of its own, so the timer still fires on time. `None` if
+/// not even a thread could be started: the next poll tries again.
+fn register(when: Instant, waker: &Waker) -> Option<Registration> {
+    if let Ok(r) = Reactor::try_get() {
+        return Some(Registration::Reactor(
+            r.insert_timer(when, waker),
+            waker.clone(),
+        ));
+    }
+    let shared = Arc::new(Mutex::new(waker.clone()));
+    let theirs = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("bureau-timer".into())
+        .spawn(move || {
+            // `sleep` never returns early, and the timer checks the clock.
+            std::thread::sleep(when.saturating_duration_since(Instant::now()));
+            let waker = lock(&theirs).clone();
+            waker.wake();
+        });
+    spawned.ok().map(|_| Registration::Sleeper(shared))
 }
 
 impl Future for Timer {
