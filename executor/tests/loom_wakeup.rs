@@ -175,6 +175,36 @@ fn park_under_a_sleeping_run_of_the_same_executor() {
     });
 }
 
+/// `run` as a future of some other loop (here a minimal `block_on` on loom's
+/// park): the executor sleeps through that loop's waker, and a remote wake
+/// must reach it.
+#[test]
+fn run_as_a_future_of_another_loop() {
+    check(|| {
+        let ex = LocalExecutor::new();
+        let (ready, polls) = (flag(), Rc::new(Cell::new(0)));
+        let task = ex.spawn(wait_for(vec![ready.clone()], polls.clone(), move |waker| {
+            set_and_wake(&ready, waker)
+        }));
+        let outer = Waker::from(std::sync::Arc::new(UnparkThread(thread::current())));
+        let mut cx = std::task::Context::from_waker(&outer);
+        let mut run = std::pin::pin!(ex.run(task));
+        while run.as_mut().poll(&mut cx).is_pending() {
+            thread::park();
+        }
+        assert_eq!(polls.get(), 2);
+    });
+}
+
+/// The waker of the loop above.
+struct UnparkThread(thread::Thread);
+
+impl std::task::Wake for UnparkThread {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 /// Stands in for `polling::Poller` as a reactor's parker uses it: `notify`,
 /// from any thread, makes the current `wait` return, or the next one if none
 /// is in progress; readiness events also end a wait and are handed back.
@@ -322,6 +352,7 @@ fn loom_catches_the_broken_variant() {
         "park_then_two_remote_wakes",
         "two_threads_wake_one_task",
         "park_under_a_sleeping_run_of_the_same_executor",
+        "run_as_a_future_of_another_loop",
         "sleep_in_a_poller",
     ] {
         assert_loom_fails(&[model]);
