@@ -71,6 +71,21 @@ fn the_reactor_costs_what_the_cost_model_says() {
         eprintln!("300 ms idle: {waits} poller waits");
         assert!(waits <= 4, "an idle loop woke {waits} times");
 
+        // One deregistration per dropped Async and per into_inner.
+        let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();
+        let before = bureau_reactor::stats();
+        let x = bureau::Async::new(x).unwrap().into_inner().unwrap();
+        let mid = bureau_reactor::stats();
+        assert_eq!(mid.registrations - before.registrations, 1);
+        assert_eq!(
+            mid.deregistrations - before.deregistrations,
+            1,
+            "into_inner"
+        );
+        drop(bureau::Async::new(x).unwrap());
+        let after = bureau_reactor::stats();
+        assert_eq!(after.deregistrations - mid.deregistrations, 1, "drop");
+
         // No hidden thread: bureau::block_on drove the reactor itself.
         let names = thread_names();
         assert!(
