@@ -2,9 +2,11 @@
 //! written directly on `polling` with no executor: the floor any runtime on
 //! `polling` pays.
 //!
-//! Level-triggered, one read per readiness, 4 KiB buffer per connection.
-//! It must never depend on a runtime, and never panic on a client's I/O
-//! error: the connection is closed instead.
+//! Edge-triggered, 4 KiB buffer per connection; a read shorter than the
+//! buffer shows the socket drained, so a message costs one read and one
+//! write, with no read that ends in `WouldBlock`. It must never depend on a
+//! runtime, and never panic on a client's I/O error: the connection is
+//! closed instead.
 //!
 //! usage: echo_raw ADDR [--tick]   (--tick: wake once a second, as the idle
 //! workload's interval timer)
@@ -99,8 +101,7 @@ fn accept_all(
         let key = free.pop().unwrap_or(conns.len());
         // SAFETY: the stream is deleted from the poller before it is dropped
         // (in `serve` when the connection closes).
-        if unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Level) }.is_err()
-        {
+        if unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Edge) }.is_err() {
             free.push(key);
             continue;
         }
@@ -118,22 +119,29 @@ fn accept_all(
     }
 }
 
-/// Reads once and echoes what came; false when the connection must close.
+/// Echoes until the socket is drained or its send buffer is full; false
+/// when the connection must close.
 fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
     let Some(conn) = slot else { return true };
-    if conn.pending.is_empty() {
-        match conn.stream.read(&mut conn.buf[..]) {
-            Ok(0) => return false,
-            Ok(n) => conn.pending = 0..n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(_) => return false,
+    loop {
+        if conn.pending.is_empty() {
+            match conn.stream.read(&mut conn.buf[..]) {
+                Ok(0) => return false,
+                Ok(n) => conn.pending = 0..n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
         }
-    }
-    while !conn.pending.is_empty() {
-        match conn.stream.write(&conn.buf[conn.pending.clone()]) {
-            Ok(n) => conn.pending.start += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(_) => return false,
+        let drained = conn.pending.len() < conn.buf.len();
+        while !conn.pending.is_empty() {
+            match conn.stream.write(&conn.buf[conn.pending.clone()]) {
+                Ok(n) => conn.pending.start += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if !conn.pending.is_empty() || drained {
+            break;
         }
     }
     let blocked = !conn.pending.is_empty();
@@ -147,6 +155,6 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
         Event::readable(key)
     };
     poller
-        .modify_with_mode(&conn.stream, interest, PollMode::Level)
+        .modify_with_mode(&conn.stream, interest, PollMode::Edge)
         .is_ok()
 }

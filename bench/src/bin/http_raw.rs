@@ -2,7 +2,8 @@
 //! the runtime ones, written directly on `polling` with no executor: the
 //! floor any runtime on `polling` pays.
 //!
-//! Level-triggered, one read per readiness, framing through
+//! Edge-triggered; a read shorter than the room it had shows the socket
+//! drained, so a request costs one read and one write. Framing through
 //! `bureau_bench::http`. It must never depend on a runtime, and never panic
 //! on a client's I/O error: the connection is closed instead.
 //!
@@ -94,8 +95,7 @@ fn accept_all(
         let key = free.pop().unwrap_or(conns.len());
         // SAFETY: the stream is deleted from the poller before it is dropped
         // (in `serve` when the connection closes).
-        if unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Level) }.is_err()
-        {
+        if unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Edge) }.is_err() {
             free.push(key);
             continue;
         }
@@ -115,17 +115,36 @@ fn accept_all(
     }
 }
 
-/// Reads once (unless responses are still blocked), answers every whole
-/// request; false when the connection must close.
+/// Answers every whole request until the socket is drained or its send
+/// buffer is full; false when the connection must close.
 fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
     let Some(conn) = slot else { return true };
-    if !conn.writing {
+    let mut drained = false;
+    let blocked = loop {
+        while conn.written < conn.out.len() {
+            match conn.stream.write(&conn.out[conn.written..]) {
+                Ok(n) => conn.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if conn.written < conn.out.len() {
+            break true;
+        }
+        conn.out.clear();
+        conn.written = 0;
+        if drained {
+            break false;
+        }
+        let space = conn.buf.len() - conn.filled;
         let n = match conn.stream.read(&mut conn.buf[conn.filled..]) {
             Ok(0) => return false,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
             Err(_) => return false,
         };
+        // A read shorter than the room it had shows the socket drained.
+        drained = n < space;
         let (requests, rest) = http::take_requests(&mut conn.buf[..], conn.filled + n);
         if rest == conn.buf.len() {
             return false;
@@ -134,19 +153,7 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
         for _ in 0..requests {
             conn.out.extend_from_slice(http::RESPONSE);
         }
-    }
-    while conn.written < conn.out.len() {
-        match conn.stream.write(&conn.out[conn.written..]) {
-            Ok(n) => conn.written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(_) => return false,
-        }
-    }
-    let blocked = conn.written < conn.out.len();
-    if !blocked {
-        conn.out.clear();
-        conn.written = 0;
-    }
+    };
     if blocked == conn.writing {
         return true;
     }
@@ -157,6 +164,6 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
         Event::readable(key)
     };
     poller
-        .modify_with_mode(&conn.stream, interest, PollMode::Level)
+        .modify_with_mode(&conn.stream, interest, PollMode::Edge)
         .is_ok()
 }
