@@ -208,6 +208,12 @@ pub fn figure(value: Option<f64>) -> String {
     }
 }
 
+/// A ratio with three decimals, so that one just over its target never
+/// prints as equal to it; `–` when missing.
+pub fn ratio(value: Option<f64>) -> String {
+    value.map_or("–".to_string(), |v| format!("{v:.3}"))
+}
+
 /// The rows as a Markdown table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
@@ -228,8 +234,8 @@ pub fn markdown(rows: &[Row]) -> String {
         let results: Vec<String> = verdicts
             .iter()
             .map(|(_, value, met)| match met {
-                Some(true) => format!("met ({})", figure(*value)),
-                Some(false) => format!("**missed** ({})", figure(*value)),
+                Some(true) => format!("met ({})", ratio(*value)),
+                Some(false) => format!("**missed** ({})", ratio(*value)),
                 None => "n/a".to_string(),
             })
             .collect();
@@ -242,7 +248,7 @@ pub fn markdown(rows: &[Row]) -> String {
             figure(row.smol),
             tokio,
             reference,
-            figure(row.peer_ratio()),
+            ratio(row.peer_ratio()),
             targets.join(", "),
             results.join(", "),
         );
