@@ -8,7 +8,8 @@
 //! Modes: `echo` (64-byte echoes on a Unix pair), `zero-turns` (non-blocking
 //! turns while another thread drives), `register` (Async::new and drop),
 //! `accept` (TCP connect and accept), `timers` (timers that fire through the
-//! reactor), `write` (writes into a full send buffer).
+//! reactor), `write` (writes into a full send buffer), `mixed` (echo while
+//! another thread registers and deregisters sockets).
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -59,6 +60,7 @@ fn main() -> io::Result<()> {
         "accept" => accept(n)?,
         "timers" => timers(n),
         "write" => write(n)?,
+        "mixed" => mixed(n)?,
         _ => {
             eprintln!("modes: echo zero-turns register accept timers write [N]");
             return Ok(());
@@ -92,6 +94,26 @@ fn echo(n: u32) -> io::Result<()> {
         let (s, c) = future::zip(server, client).await;
         s.and(c)
     })
+}
+
+fn mixed(n: u32) -> io::Result<()> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((x, y)) = Async::<UnixStream>::pair() {
+                    drop((x, y));
+                }
+            }
+        }
+    });
+    let start = Instant::now();
+    echo(n)?;
+    println!("echo under churn: {:?}", start.elapsed());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().ok();
+    Ok(())
 }
 
 fn zero_turns(n: u32) {

@@ -142,34 +142,50 @@ impl Reactor {
     }
 
     /// Registers `fd` once, edge-triggered, for both directions.
+    ///
+    /// The `epoll_ctl` happens outside the `sources` lock, which the driver
+    /// needs on every turn. The source is in the table before the kernel
+    /// knows the descriptor, so no event of it is dropped.
     pub(crate) fn insert_io(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
-        let mut slab = lock(&self.sources);
-        let key = match slab.free.pop() {
-            Some(k) => k,
-            None => {
-                slab.entries.push(None);
-                slab.entries.len() - 1
-            }
+        let source = {
+            let mut slab = lock(&self.sources);
+            let key = match slab.free.pop() {
+                Some(k) => k,
+                None => {
+                    slab.entries.push(None);
+                    slab.entries.len() - 1
+                }
+            };
+            let source = Arc::new(Source::new(fd.as_raw_fd(), key));
+            slab.entries[key] = Some(source.clone());
+            source
         };
-        let source = Arc::new(Source::new(fd.as_raw_fd(), key));
         // SAFETY: the caller (`Async`) owns the descriptor and calls
         // `remove_io` before the descriptor is closed or given away.
-        let added = unsafe { self.ctl(Ctl::Add, fd, key) };
-        if let Err(e) = added {
-            slab.free.push(key);
+        if let Err(e) = unsafe { self.ctl(Ctl::Add, fd, source.key) } {
+            let mut slab = lock(&self.sources);
+            slab.entries[source.key] = None;
+            slab.free.push(source.key);
             return Err(e);
         }
-        slab.entries[key] = Some(source.clone());
         Ok(source)
     }
 
     /// Deregisters a source; its key may then be reused.
+    ///
+    /// The kernel forgets the descriptor first, outside the `sources` lock,
+    /// and only then is the key freed: a key is never handed to a new
+    /// source while the kernel may still report the old descriptor under
+    /// it. If the kernel refuses the delete, the key is not reused at all.
     pub(crate) fn remove_io(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
+        // SAFETY: deleting has no safety requirement.
+        let deleted = unsafe { self.ctl(Ctl::Delete, fd, source.key) };
         let mut slab = lock(&self.sources);
         slab.entries[source.key] = None;
-        slab.free.push(source.key);
-        // SAFETY: deleting has no safety requirement.
-        unsafe { self.ctl(Ctl::Delete, fd, source.key) }
+        if deleted.is_ok() {
+            slab.free.push(source.key);
+        }
+        deleted
     }
 
     /// Every `epoll_ctl` of the reactor goes through here, so that
