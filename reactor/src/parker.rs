@@ -188,7 +188,7 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
     };
     loop {
         join(inner);
-        if let Some(mut events) = reactor.try_drive() {
+        if let Some(mut driver) = reactor.try_drive() {
             withdraw(inner);
             let notified = inner
                 .state
@@ -201,10 +201,10 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
             };
             // Back to EMPTY before waking anyone, so wakes of our own tasks
             // cost no `Poller::notify`.
-            reactor.turn(&mut events, wait, || {
+            reactor.turn(&mut driver, wait, || {
                 inner.state.store(EMPTY, Ordering::Release);
             });
-            drop(events);
+            drop(driver);
             hand_off();
             return;
         }

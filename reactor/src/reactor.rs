@@ -93,9 +93,17 @@ pub(crate) struct Reactor {
     /// Pending timers and what the driver currently waits for.
     timers: Mutex<Timers>,
     /// Held by the thread that drives the reactor (the one allowed to wait in
-    /// the poller); the event buffer comes with it.
-    driver: Mutex<Events>,
+    /// the poller); the event and waker buffers come with it.
+    driver: Mutex<Driver>,
     counters: Counters,
+}
+
+/// What the driver reuses from turn to turn, so a turn allocates nothing.
+pub(crate) struct Driver {
+    /// The poller's event buffer.
+    events: Events,
+    /// The wakers a turn collects (empty between turns).
+    wakers: Vec<Waker>,
 }
 
 /// Sources by key, with a free list so keys stay small.
@@ -129,7 +137,10 @@ impl Reactor {
             poller,
             sources: Mutex::new(Slab::default()),
             timers: Mutex::new(Timers::default()),
-            driver: Mutex::new(Events::new()),
+            driver: Mutex::new(Driver {
+                events: Events::new(),
+                wakers: Vec::new(),
+            }),
             counters: Counters::default(),
         }))
     }
@@ -256,7 +267,7 @@ impl Reactor {
     }
 
     /// Tries to become the driver.
-    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Events>> {
+    pub(crate) fn try_drive(&self) -> Option<MutexGuard<'_, Driver>> {
         match self.driver.try_lock() {
             Ok(g) => Some(g),
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
@@ -270,16 +281,16 @@ impl Reactor {
     /// and expired timer. `after_wait` runs between the wait and the wakes.
     pub(crate) fn turn(
         &self,
-        events: &mut Events,
+        driver: &mut Driver,
         timeout: Option<Duration>,
         after_wait: impl FnOnce(),
     ) {
-        let mut wakers = Vec::new();
+        let Driver { events, wakers } = driver;
         let start = Instant::now();
         let mut deadline = timeout.and_then(|t| start.checked_add(t));
         {
             let mut t = lock(&self.timers);
-            Self::take_expired(&mut t, start, &mut wakers);
+            Self::take_expired(&mut t, start, wakers);
             if !wakers.is_empty() {
                 deadline = Some(start);
             }
@@ -298,7 +309,7 @@ impl Reactor {
         {
             let mut t = lock(&self.timers);
             t.waiting = None;
-            Self::take_expired(&mut t, now, &mut wakers);
+            Self::take_expired(&mut t, now, wakers);
         }
         after_wait();
         {
@@ -308,14 +319,15 @@ impl Reactor {
                     continue;
                 };
                 if ev.readable {
-                    source.set_ready(READ, &mut wakers);
+                    source.set_ready(READ, wakers);
                 }
                 if ev.writable {
-                    source.set_ready(WRITE, &mut wakers);
+                    source.set_ready(WRITE, wakers);
                 }
             }
         }
-        for w in wakers {
+        // Drained, so the buffer (and its capacity) is kept for next turn.
+        for w in wakers.drain(..) {
             w.wake();
         }
     }
