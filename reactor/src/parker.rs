@@ -9,12 +9,12 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::reactor::Reactor;
+use crate::reactor::{Driver, Reactor};
 use crate::source::lock;
 
 /// Not parked, not notified.
@@ -37,6 +37,10 @@ struct Inner {
 
 /// Threads parked while another thread drives: would-be drivers.
 static CANDIDATES: Mutex<Vec<Arc<Inner>>> = Mutex::new(Vec::new());
+
+/// `CANDIDATES.len()`, written under its lock, so that a leaving driver
+/// with nobody to hand over to takes no lock.
+static CANDIDATE_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// How many `Parker`s live on this thread: non-zero means this thread
@@ -110,7 +114,8 @@ impl Parker {
     }
 
     /// Sleeps until unparked or until `timeout` passes (`None`: no limit;
-    /// `Some(Duration::ZERO)`: a non-blocking turn), driving the reactor
+    /// `Some(Duration::ZERO)`: a non-blocking turn of the reactor, or, if
+    /// another thread drives it, an immediate return), driving the reactor
     /// meanwhile if no other thread does. An unpark that came before this
     /// call makes it return at once. Spurious returns are allowed.
     ///
@@ -186,24 +191,27 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
         sleep_on_thread(inner, deadline);
         return;
     };
+    // Try the driver lock first, as a non-candidate: the usual case (one
+    // event loop) drives at once, touching no candidate list.
+    if let Some(mut driver) = reactor.try_drive() {
+        drive(reactor, &mut driver, inner, deadline);
+        drop(driver);
+        hand_off();
+        return;
+    }
+    // Another thread drives: a non-blocking turn has nothing to wait for.
+    if timeout == Some(Duration::ZERO) {
+        return;
+    }
     loop {
+        // Join the would-be drivers, then try again: a driver that let go
+        // before our `join` is seen by this second try; one that lets go
+        // after it sees us in `hand_off` (the fences order the two).
         join(inner);
+        atomic::fence(Ordering::SeqCst);
         if let Some(mut driver) = reactor.try_drive() {
             withdraw(inner);
-            let notified = inner
-                .state
-                .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
-                .is_err();
-            let wait = if notified {
-                Some(Duration::ZERO)
-            } else {
-                deadline.map(|d| d.saturating_duration_since(Instant::now()))
-            };
-            // Back to EMPTY before waking anyone, so wakes of our own tasks
-            // cost no `Poller::notify`.
-            reactor.turn(&mut driver, wait, || {
-                inner.state.store(EMPTY, Ordering::Release);
-            });
+            drive(reactor, &mut driver, inner, deadline);
             drop(driver);
             hand_off();
             return;
@@ -213,6 +221,24 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
             return;
         }
     }
+}
+
+/// One turn of the reactor by the thread that holds the driver lock.
+fn drive(reactor: &Reactor, driver: &mut Driver, inner: &Inner, deadline: Option<Instant>) {
+    let notified = inner
+        .state
+        .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
+        .is_err();
+    let wait = if notified {
+        Some(Duration::ZERO)
+    } else {
+        deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    };
+    // Back to EMPTY before waking anyone, so wakes of our own tasks cost no
+    // `Poller::notify`.
+    reactor.turn(driver, wait, || {
+        inner.state.store(EMPTY, Ordering::Release);
+    });
 }
 
 /// Sleeps on the thread parker until unparked or `deadline`; returns
@@ -244,12 +270,13 @@ fn take_notification(inner: &Inner) -> bool {
 }
 
 /// Adds this thread to the would-be drivers (before it tries the driver
-/// lock, so that a driver leaving after a failed try sees it).
+/// lock again, so that a driver leaving after a failed try sees it).
 fn join(inner: &Arc<Inner>) {
     let mut c = lock(&CANDIDATES);
     inner.handed.store(false, Ordering::Relaxed);
     if !c.iter().any(|x| Arc::ptr_eq(x, inner)) {
         c.push(inner.clone());
+        CANDIDATE_COUNT.store(c.len(), Ordering::SeqCst);
     }
 }
 
@@ -258,6 +285,7 @@ fn join(inner: &Arc<Inner>) {
 fn withdraw(inner: &Arc<Inner>) -> bool {
     let mut c = lock(&CANDIDATES);
     c.retain(|x| !Arc::ptr_eq(x, inner));
+    CANDIDATE_COUNT.store(c.len(), Ordering::SeqCst);
     inner.handed.swap(false, Ordering::Relaxed)
 }
 
@@ -269,11 +297,19 @@ fn leave(inner: &Arc<Inner>) {
     }
 }
 
-/// Called by a driver that stopped driving: wakes one would-be driver.
+/// Called by a driver that stopped driving (after it released the driver
+/// lock): wakes one would-be driver, if there is any.
 fn hand_off() {
+    // Pairs with the fence in `park` after `join`: either that thread's
+    // second `try_drive` sees the driver lock free, or we see its count.
+    atomic::fence(Ordering::SeqCst);
+    if CANDIDATE_COUNT.load(Ordering::SeqCst) == 0 {
+        return;
+    }
     let next = {
         let mut c = lock(&CANDIDATES);
         let next = c.pop();
+        CANDIDATE_COUNT.store(c.len(), Ordering::SeqCst);
         if let Some(n) = &next {
             n.handed.store(true, Ordering::Relaxed);
         }
