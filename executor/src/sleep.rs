@@ -96,7 +96,12 @@ impl Sleep {
             // Another future of the same executor is already asleep.
             Err(SLEEPING) | Err(PARKED) => true,
             Err(_) => {
-                self.state.store(AWAKE, Ordering::Release);
+                // A swap, not a store: should another waker swap `NOTIFIED`
+                // in after the failed exchange, this read-modify-write reads
+                // it and acquires the work it queued; a plain store could
+                // land after it without seeing that work, and the loop
+                // would then sleep on it.
+                self.state.swap(AWAKE, Ordering::AcqRel);
                 false
             }
         }
