@@ -2,11 +2,13 @@
 //! written directly on `polling` with no executor: the floor any runtime on
 //! `polling` pays.
 //!
-//! Edge-triggered, 4 KiB buffer per connection; a read shorter than the
-//! buffer shows the socket drained, so a message costs one read and one
-//! write, with no read that ends in `WouldBlock`. It must never depend on a
-//! runtime, and never panic on a client's I/O error: the connection is
-//! closed instead.
+//! Edge-triggered, 4 KiB buffer per connection, reading until `WouldBlock`
+//! as edge triggering demands: `polling` registers no `EPOLLRDHUP`, so a
+//! short read cannot be taken as "drained" without losing an EOF that came
+//! with the last data. One message thus costs two reads and one write, as it
+//! does any correct runtime on `polling`. It must never depend on a runtime,
+//! and never panic on a client's I/O error: the connection is closed
+//! instead.
 //!
 //! usage: echo_raw ADDR [--tick]   (--tick: wake once a second, as the idle
 //! workload's interval timer)
@@ -132,7 +134,6 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
                 Err(_) => return false,
             }
         }
-        let drained = conn.pending.len() < conn.buf.len();
         while !conn.pending.is_empty() {
             match conn.stream.write(&conn.buf[conn.pending.clone()]) {
                 Ok(n) => conn.pending.start += n,
@@ -140,7 +141,7 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
                 Err(_) => return false,
             }
         }
-        if !conn.pending.is_empty() || drained {
+        if !conn.pending.is_empty() {
             break;
         }
     }

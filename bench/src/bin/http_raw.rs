@@ -2,8 +2,8 @@
 //! the runtime ones, written directly on `polling` with no executor: the
 //! floor any runtime on `polling` pays.
 //!
-//! Edge-triggered; a read shorter than the room it had shows the socket
-//! drained, so a request costs one read and one write. Framing through
+//! Edge-triggered, reading until `WouldBlock` (see `echo_raw` for why a
+//! short read cannot end the turn on `polling`). Framing through
 //! `bureau_bench::http`. It must never depend on a runtime, and never panic
 //! on a client's I/O error: the connection is closed instead.
 //!
@@ -115,11 +115,10 @@ fn accept_all(
     }
 }
 
-/// Answers every whole request until the socket is drained or its send
-/// buffer is full; false when the connection must close.
+/// Answers every whole request until a read would block or the send buffer
+/// is full; false when the connection must close.
 fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
     let Some(conn) = slot else { return true };
-    let mut drained = false;
     let blocked = loop {
         while conn.written < conn.out.len() {
             match conn.stream.write(&conn.out[conn.written..]) {
@@ -133,18 +132,12 @@ fn serve_conn(poller: &Poller, slot: &mut Option<Conn>, key: usize) -> bool {
         }
         conn.out.clear();
         conn.written = 0;
-        if drained {
-            break false;
-        }
-        let space = conn.buf.len() - conn.filled;
         let n = match conn.stream.read(&mut conn.buf[conn.filled..]) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
             Err(_) => return false,
         };
-        // A read shorter than the room it had shows the socket drained.
-        drained = n < space;
         let (requests, rest) = http::take_requests(&mut conn.buf[..], conn.filled + n);
         if rest == conn.buf.len() {
             return false;
