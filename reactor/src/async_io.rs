@@ -57,6 +57,12 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        Async::new_nonblocking(io)
+    }
+
+    /// Registers `io`, which the caller made non-blocking already (say, a
+    /// socket created or accepted with `SOCK_NONBLOCK`): no `FIONBIO`.
+    pub(crate) fn new_nonblocking(io: T) -> io::Result<Async<T>> {
         let source = Reactor::try_get()?.insert_io(io.as_fd())?;
         Ok(Async {
             source,

@@ -6,10 +6,10 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use futures_lite::Stream;
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketAddrAny, SocketFlags, SocketType};
 
 use crate::async_io::Async;
 
@@ -53,8 +53,11 @@ impl Async<TcpListener> {
     /// }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(Async<TcpStream>, SocketAddr)> {
-        let (stream, addr) = self.accept_with(|l| l.accept()).await?;
-        Ok((Async::new(stream)?, addr))
+        let (fd, addr) = self.accept_with(accept_nonblocking).await?;
+        let addr = addr
+            .and_then(|a| SocketAddr::try_from(a).ok())
+            .ok_or_else(|| io::Error::other("accept gave no IP address for the peer"))?;
+        Ok((Async::new_nonblocking(TcpStream::from(fd))?, addr))
     }
 
     /// A stream of incoming connections; errors (such as `EMFILE`) are
@@ -73,10 +76,21 @@ impl Async<TcpListener> {
     /// }).unwrap();
     /// ```
     pub fn incoming(&self) -> impl Stream<Item = io::Result<Async<TcpStream>>> + Send + Unpin + '_ {
-        futures_lite::StreamExt::map(self.incoming_with(|l| l.accept()), |r| {
-            r.and_then(|(s, _)| Async::new(s))
+        futures_lite::StreamExt::map(self.incoming_with(accept_nonblocking), |r| {
+            r.and_then(|(fd, _)| Async::new_nonblocking(TcpStream::from(fd)))
         })
     }
+}
+
+/// Accepts a connection that is non-blocking and close-on-exec from the
+/// start (`accept4`), so registering it needs no `FIONBIO`.
+pub(crate) fn accept_nonblocking(
+    listener: &impl AsFd,
+) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
+    Ok(rustix::net::acceptfrom_with(
+        listener,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+    )?)
 }
 
 impl Async<TcpStream> {
@@ -103,7 +117,8 @@ impl Async<TcpStream> {
             None,
         )?;
         start_connect(&fd, &addr)?;
-        let stream = Async::new(TcpStream::from(fd))?;
+        // Created non-blocking above: no FIONBIO needed.
+        let stream = Async::new_nonblocking(TcpStream::from(fd))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;

@@ -7,12 +7,13 @@
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use futures_lite::Stream;
-use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
 
 use crate::async_io::Async;
-use crate::tcp::{connected, start_connect, widen_backlog};
+use crate::tcp::{accept_nonblocking, connected, start_connect, widen_backlog};
 
 impl Async<UnixListener> {
     /// Binds a listener to the socket file `path`.
@@ -47,8 +48,9 @@ impl Async<UnixListener> {
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(Async<UnixStream>, SocketAddr)> {
-        let (stream, addr) = self.accept_with(|l| l.accept()).await?;
-        Ok((Async::new(stream)?, addr))
+        let (fd, addr) = self.accept_with(accept_nonblocking).await?;
+        let addr = std_addr(addr)?;
+        Ok((Async::new_nonblocking(UnixStream::from(fd))?, addr))
     }
 
     /// A stream of incoming connections; errors are yielded and the stream
@@ -71,10 +73,38 @@ impl Async<UnixListener> {
     pub fn incoming(
         &self,
     ) -> impl Stream<Item = io::Result<Async<UnixStream>>> + Send + Unpin + '_ {
-        futures_lite::StreamExt::map(self.incoming_with(|l| l.accept()), |r| {
-            r.and_then(|(s, _)| Async::new(s))
+        futures_lite::StreamExt::map(self.incoming_with(accept_nonblocking), |r| {
+            r.and_then(|(fd, _)| Async::new_nonblocking(UnixStream::from(fd)))
         })
     }
+}
+
+/// The peer address `accept4` reported, as std's type: a path, an abstract
+/// name, or (the usual case: the client did not bind) unnamed.
+fn std_addr(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(unix) = addr.and_then(|a| SocketAddrUnix::try_from(a).ok()) {
+        if let Some(path) = unix.path_bytes() {
+            return SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(path));
+        }
+        // An empty abstract name is what an unnamed peer reads as.
+        if let Some(name) = unix.abstract_name().filter(|n| !n.is_empty()) {
+            return SocketAddr::from_abstract_name(name);
+        }
+    }
+    unnamed_addr()
+}
+
+/// An unnamed Unix socket address (std has no constructor for one), made
+/// once from an unbound datagram socket.
+fn unnamed_addr() -> io::Result<SocketAddr> {
+    static UNNAMED: OnceLock<SocketAddr> = OnceLock::new();
+    if let Some(a) = UNNAMED.get() {
+        return Ok(a.clone());
+    }
+    let a = UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| a).clone())
 }
 
 impl Async<UnixStream> {
@@ -98,7 +128,8 @@ impl Async<UnixStream> {
             None,
         )?;
         start_connect(&fd, &addr)?;
-        let stream = Async::new(UnixStream::from(fd))?;
+        // Created non-blocking above: no FIONBIO needed.
+        let stream = Async::new_nonblocking(UnixStream::from(fd))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;
