@@ -250,14 +250,20 @@ impl<T: AsFd> Async<T> {
     /// `AsyncWrite`. Takes the handle apart from `self` so `op` may use it
     /// through `&mut`.
     ///
-    /// A short read does not clear the readiness: `polling` registers no
-    /// `EPOLLRDHUP`, so a FIN that arrived together with the last data gives
-    /// no further edge, and clearing would lose the EOF.
+    /// `short` tells whether a successful result proves the kernel's buffer
+    /// ran out: then the readiness is cleared (unless a newer edge came,
+    /// which the tick tells), so the next call waits for the kernel's edge
+    /// instead of paying for a syscall that fails with `WouldBlock`. Writes
+    /// pass "fewer bytes than offered" (the send buffer is full). Reads pass
+    /// nothing: `polling` registers no `EPOLLRDHUP`, so a FIN that arrived
+    /// together with the last data gives no further edge, and clearing after
+    /// a short read would lose the EOF.
     fn poll_io<R>(
         source: &Source,
         dir: usize,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
+        short: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let Some(tick) = source.ready_tick(dir) else {
@@ -267,6 +273,12 @@ impl<T: AsFd> Async<T> {
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     source.clear_readiness(dir, tick)
+                }
+                Ok(r) => {
+                    if short(&r) {
+                        source.clear_readiness(dir, tick);
+                    }
+                    return Poll::Ready(Ok(r));
                 }
                 res => return Poll::Ready(res),
             }
@@ -308,7 +320,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, READ, cx, || io.read(buf))
+        Self::poll_io(source, READ, cx, || io.read(buf), |_| false)
     }
 }
 
@@ -323,7 +335,7 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf))
+        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf), |_| false)
     }
 }
 
@@ -334,12 +346,12 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.write(buf))
+        Self::poll_io(source, WRITE, cx, || io.write(buf), |&n| n < buf.len())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.flush())
+        Self::poll_io(source, WRITE, cx, || io.flush(), |_| false)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -358,13 +370,19 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, WRITE, cx, || io.write(buf))
+        Async::<T>::poll_io(
+            &this.source,
+            WRITE,
+            cx,
+            || io.write(buf),
+            |&n| n < buf.len(),
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush())
+        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush(), |_| false)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

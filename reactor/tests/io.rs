@@ -443,3 +443,74 @@ fn accepted_and_connected_sockets_are_non_blocking_and_close_on_exec() {
         .unwrap();
     });
 }
+
+/// A stream that counts how its writes end.
+struct CountingWrites {
+    inner: UnixStream,
+    short: usize,
+    would_block: usize,
+}
+
+impl Write for CountingWrites {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        match &r {
+            Ok(n) if *n < buf.len() => self.short += 1,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.would_block += 1,
+            _ => {}
+        }
+        r
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::os::fd::AsFd for CountingWrites {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+#[test]
+fn a_short_write_waits_for_the_kernel_instead_of_failing_the_next_write() {
+    bounded(20, || {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        // A small send buffer, so that every large write is short.
+        rustix::net::sockopt::set_socket_send_buffer_size(&a, 32 * 1024).unwrap();
+        let total = 16 * 1024 * 1024;
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0; 16 * 1024];
+            let mut got = 0;
+            while got < total {
+                got += b.read(&mut buf).unwrap();
+            }
+        });
+        let mut a = Async::new(CountingWrites {
+            inner: a,
+            short: 0,
+            would_block: 0,
+        })
+        .unwrap();
+        block_on(async {
+            let chunk = vec![5u8; 512 * 1024];
+            let mut sent = 0;
+            while sent < total {
+                let n = chunk.len().min(total - sent);
+                sent += a.write(&chunk[..n]).await?;
+            }
+            io::Result::Ok(())
+        })
+        .unwrap();
+        reader.join().unwrap();
+        let (short, would_block) = (a.get_ref().short, a.get_ref().would_block);
+        eprintln!("{short} short writes, {would_block} writes failed with WouldBlock");
+        assert!(short > 0, "the send buffer never filled");
+        // Without clearing on a short write, nearly every short write is
+        // followed by a write that fails with WouldBlock.
+        assert!(
+            would_block * 2 <= short + 2,
+            "{would_block} WouldBlock writes after {short} short ones"
+        );
+    });
+}
