@@ -8,7 +8,7 @@
 //! Modes: `echo` (64-byte echoes on a Unix pair), `zero-turns` (non-blocking
 //! turns while another thread drives), `register` (Async::new and drop),
 //! `accept` (TCP connect and accept), `timers` (timers that fire through the
-//! reactor), `write` (writes into a full send buffer), `mixed` (echo while
+//! reactor; `timers-busy`: with 100,000 far timers pending), `write` (writes into a full send buffer), `mixed` (echo while
 //! another thread registers and deregisters sockets).
 
 use std::future::Future;
@@ -59,6 +59,7 @@ fn main() -> io::Result<()> {
         "register" => register(n)?,
         "accept" => accept(n)?,
         "timers" => timers(n),
+        "timers-busy" => timers_busy(n),
         "write" => write(n)?,
         "mixed" => mixed(n)?,
         _ => {
@@ -183,6 +184,19 @@ fn timers(n: u32) {
             }
         });
     }
+}
+
+fn timers_busy(n: u32) {
+    let mut far: Vec<Timer> = (0..100_000)
+        .map(|_| Timer::after(Duration::from_secs(3600)))
+        .collect();
+    block_on(async {
+        for t in &mut far {
+            let _ = future::poll_once(&mut *t).await;
+        }
+    });
+    timers(n);
+    drop(far);
 }
 
 fn write(n: u32) -> io::Result<()> {

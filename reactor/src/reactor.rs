@@ -96,6 +96,12 @@ pub(crate) struct Reactor {
     /// the poller); the event and waker buffers come with it.
     driver: Mutex<Driver>,
     counters: Counters,
+    /// When the reactor was created: the origin of `expired_through`.
+    base: Instant,
+    /// Every timer due at or before `base` + this many nanoseconds has been
+    /// taken out of the queue (written under the timers lock), so a timer
+    /// that fired for such a deadline has nothing left to remove.
+    expired_through: AtomicU64,
 }
 
 /// What the driver reuses from turn to turn, so a turn allocates nothing.
@@ -142,6 +148,8 @@ impl Reactor {
                 wakers: Vec::new(),
             }),
             counters: Counters::default(),
+            base: Instant::now(),
+            expired_through: AtomicU64::new(0),
         }))
     }
 
@@ -290,7 +298,7 @@ impl Reactor {
         let mut deadline = timeout.and_then(|t| start.checked_add(t));
         {
             let mut t = lock(&self.timers);
-            Self::take_expired(&mut t, start, wakers);
+            self.take_expired(&mut t, start, wakers);
             if !wakers.is_empty() {
                 deadline = Some(start);
             }
@@ -309,7 +317,7 @@ impl Reactor {
         {
             let mut t = lock(&self.timers);
             t.waiting = None;
-            Self::take_expired(&mut t, now, wakers);
+            self.take_expired(&mut t, now, wakers);
         }
         after_wait();
         {
@@ -332,15 +340,35 @@ impl Reactor {
         }
     }
 
-    /// Moves the wakers of every timer due at `now` into `out`.
-    fn take_expired(t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
+    /// Moves the wakers of every timer due at `now` into `out`, and records
+    /// that the queue holds nothing due by `now` any more.
+    fn take_expired(&self, t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
         while let Some(entry) = t.map.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             out.push(entry.remove());
         }
+        let through = nanos(now.saturating_duration_since(self.base));
+        self.expired_through.fetch_max(through, Ordering::Release);
     }
+
+    /// Whether a timer registered for `when` was surely taken out of the
+    /// queue already (by the turn that woke it), so cancelling it needs no
+    /// lock. `false` means "maybe not": then cancel it.
+    ///
+    /// (A timer inserted just after a turn passed its deadline is due at
+    /// once; if it is cancelled by this test while still queued, the next
+    /// turn removes it and wakes its waker once, spuriously.)
+    pub(crate) fn timer_expired(&self, when: Instant) -> bool {
+        when.checked_duration_since(self.base)
+            .is_some_and(|d| nanos(d) <= self.expired_through.load(Ordering::Acquire))
+    }
+}
+
+/// A duration in nanoseconds, saturating (u64 holds 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -361,5 +389,25 @@ mod tests {
         assert_eq!(after.registrations - before.registrations, 1);
         assert_eq!(after.modifies - before.modifies, 1);
         assert_eq!(after.deregistrations - before.deregistrations, 1);
+    }
+
+    #[test]
+    fn a_turn_records_that_it_took_a_timer_out() {
+        let r = Reactor::try_get().unwrap();
+        let when = Instant::now() + Duration::from_millis(2);
+        let id = r.insert_timer(when, Waker::noop());
+        assert!(!r.timer_expired(when));
+        let start = Instant::now();
+        while !r.timer_expired(when) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no turn fired it"
+            );
+            if let Some(mut d) = r.try_drive() {
+                r.turn(&mut d, Some(Duration::from_millis(10)), || {});
+            }
+        }
+        assert!(!lock(&r.timers).map.contains_key(&(when, id)));
+        assert!(r.timer_expired(when - Duration::from_millis(1)));
     }
 }

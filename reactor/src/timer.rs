@@ -223,7 +223,15 @@ impl Stream for Timer {
             return Poll::Pending;
         };
         if Instant::now() >= when {
-            this.deregister();
+            // Usually the reactor's turn took the entry out when it woke us:
+            // then there is nothing to remove, and no lock to take.
+            let taken = matches!(this.registration, Some(Registration::Reactor(..)))
+                && Reactor::existing().is_some_and(|r| r.timer_expired(when));
+            if taken {
+                this.registration = None;
+            } else {
+                this.deregister();
+            }
             this.when = when.checked_add(this.period);
             return Poll::Ready(Some(when));
         }
