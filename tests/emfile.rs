@@ -195,12 +195,28 @@ fn child() {
         let max = late.iter().max().unwrap();
         let mut sorted = late.clone();
         sorted.sort();
+        let (median, p90) = (sorted[20], sorted[36]);
         println!(
             "CHILD done: held {held_count}, EMFILE {exhausted} times, 40 ticks in {elapsed:?}, \
-             lateness median {:?} max {max:?}",
-            sorted[20]
+             lateness median {median:?} p90 {p90:?} max {max:?}"
         );
-        assert!(*max < Duration::from_millis(100), "a tick was {max:?} late");
+        // The median and 90th percentile, not the maximum: on a loaded
+        // machine one tick may be descheduled for a while. A loop that
+        // stalls makes the ticks after the stall late (an interval timer
+        // catches up by firing at once: a stall of n periods delays n ticks),
+        // and one that spins without yielding never lets a tick fire.
+        assert!(
+            median < Duration::from_millis(30),
+            "median tick {median:?} late"
+        );
+        assert!(
+            p90 < Duration::from_millis(150),
+            "90th percentile tick {p90:?} late"
+        );
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "40 ticks of 10 ms took {elapsed:?}"
+        );
         // A spinning accept loop would fail hundreds of thousands of times.
         assert!(
             exhausted < 1000,
