@@ -36,6 +36,19 @@ use crate::source::{READ, Source, WRITE};
 ///     std::io::Result::Ok(())
 /// }).unwrap();
 /// ```
+///
+/// # Blocking the loop
+///
+/// Inside a task of a `Parker`-driven loop (such as `bureau::block_on`),
+/// `.await` its futures (`readable()`, `read_with`, `accept`...); never
+/// wait for them with a blocking call such as
+/// `futures_lite::future::block_on`. That thread has a [`Parker`], so no
+/// helper thread starts to drive the reactor, and while it blocks outside
+/// its `Parker` it does not drive the reactor either: the call hangs
+/// (unless another thread happens to drive). Blocking waits are for
+/// threads that run no event loop, as in the example above.
+///
+/// [`Parker`]: crate::Parker
 #[derive(Debug)]
 pub struct Async<T: AsFd> {
     /// The registration; shared with the reactor's table.

@@ -25,6 +25,18 @@ use crate::source::lock;
 /// when the first timer or socket is used), a timer never panics: it waits
 /// on a sleeper thread of its own instead and still fires on time.
 ///
+/// # Blocking the loop
+///
+/// Inside a task of a `Parker`-driven loop (such as `bureau::block_on`),
+/// `.await` the timer; never wait for it with a blocking call such as
+/// `futures_lite::future::block_on(timer)`. That thread has a [`Parker`],
+/// so no helper thread starts to drive the reactor, and while it blocks
+/// outside its `Parker` it does not drive the reactor either: the call
+/// hangs (unless another thread happens to drive). Blocking waits are for
+/// threads that run no event loop, as in this example:
+///
+/// [`Parker`]: crate::Parker
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use bureau_reactor::Timer;
