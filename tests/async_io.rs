@@ -1,6 +1,8 @@
 //! API.md's "I/O readiness" under `bureau::block_on`: `Async<T>` on the
-//! socket types, readiness futures, two tasks on one socket, fd reuse after
-//! drop, and an `Async` moved between threads.
+//! socket types, readiness futures (and that a readiness loop does not
+//! spin), two tasks on one socket, deregistration on drop, and an `Async`
+//! moved between threads. No test here may sleep to synchronise or run
+//! unbounded in time.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};

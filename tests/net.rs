@@ -1,5 +1,6 @@
 //! `bureau::net` under `bureau::block_on`: address forms and host names,
 //! 1,000 concurrent echo connections, UDP, Unix sockets, errors and EOF.
+//! No test here may sleep to synchronise or run unbounded in time.
 
 use std::io;
 use std::net::Shutdown;

@@ -1,7 +1,8 @@
 //! 100,000 timers under `bureau::block_on` complete in deadline order and
 //! none early. Alone in its process: with other tests' threads driving the
 //! reactor, wakes would arrive through other threads and the executor's
-//! queues could interleave them.
+//! queues could interleave them. It must never share its binary with
+//! another test.
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -1,5 +1,8 @@
-//! `Async<T>` at the reactor level: readiness, the socket types of API.md,
-//! errors, EOF, fd reuse and use across threads.
+//! `Async<T>` at the reactor level: readiness (and that readiness loops do
+//! not spin), the socket types of API.md, errors, EOF, deregistration, short
+//! writes and use across threads. No test here may sleep to synchronise or
+//! assert exact counter values (other tests move them meanwhile; exact
+//! counts live in `counters.rs`).
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The park/unpark protocol: no lost unparks, driving handed between
-//! threads, and timers served whichever thread drives.
+//! threads, and timers served whichever thread drives. These are stress
+//! tests: they must never rely on timing to pass, only on the protocol
+//! (every wait is bounded by `bounded`).
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the reactor's tests: a `block_on` that parks through
 //! the reactor's own `Parker` (so no helper thread is involved), and a time
-//! bound that turns a hang into a failure.
+//! bound that turns a hang into a failure. It must never start a helper
+//! thread or hide a failure: a hang panics with the time it was given.
 
 use std::future::Future;
 use std::pin::pin;
