@@ -343,14 +343,20 @@ impl Reactor {
     /// Moves the wakers of every timer due at `now` into `out`, and records
     /// that the queue holds nothing due by `now` any more.
     fn take_expired(&self, t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
+        let mut took = false;
         while let Some(entry) = t.map.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             out.push(entry.remove());
+            took = true;
         }
-        let through = nanos(now.saturating_duration_since(self.base));
-        self.expired_through.fetch_max(through, Ordering::Release);
+        // Only a timer this took out will ask `timer_expired`, so a turn
+        // that took none (the usual I/O turn) has nothing to record.
+        if took {
+            let through = nanos(now.saturating_duration_since(self.base));
+            self.expired_through.fetch_max(through, Ordering::Release);
+        }
     }
 
     /// Whether a timer registered for `when` was surely taken out of the
