@@ -112,11 +112,55 @@ pub(crate) struct Driver {
     wakers: Vec<Waker>,
 }
 
-/// Sources by key, with a free list so keys stay small.
+/// Sources by slot, with a free list so slots stay few. A source's key (what
+/// the poller reports) is its slot plus the slot's generation in the high
+/// bits, so an event the kernel reported for a slot's previous source (in a
+/// turn that was already under way when that source left) is recognised as
+/// stale and dropped, not given to the slot's new source.
 #[derive(Default)]
 struct Slab {
     entries: Vec<Option<Arc<Source>>>,
+    /// The generation of each slot, bumped when the slot is freed.
+    generations: Vec<usize>,
     free: Vec<usize>,
+}
+
+/// The bits of a key that hold the slot; the others hold the generation.
+const SLOT_BITS: u32 = usize::BITS / 2;
+/// Mask of the slot bits of a key.
+const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
+
+impl Slab {
+    /// Takes a free slot; returns the key for it.
+    fn alloc(&mut self) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.entries.push(None);
+                self.generations.push(0);
+                self.entries.len() - 1
+            }
+        };
+        slot | (self.generations[slot] << SLOT_BITS)
+    }
+
+    /// Empties the slot of `key`; frees it for reuse, under a new
+    /// generation, if `reuse`.
+    fn release(&mut self, key: usize, reuse: bool) {
+        let slot = key & SLOT_MASK;
+        self.entries[slot] = None;
+        if reuse {
+            let g = &mut self.generations[slot];
+            *g = g.wrapping_add(1) & (usize::MAX >> SLOT_BITS);
+            self.free.push(slot);
+        }
+    }
+
+    /// The source registered under `key`, if it is still that key's.
+    fn get(&self, key: usize) -> Option<&Arc<Source>> {
+        let source = self.entries.get(key & SLOT_MASK)?.as_ref()?;
+        (source.key == key).then_some(source)
+    }
 }
 
 /// The timer queue: ordered by deadline, then by id, so insert and cancel are
@@ -168,23 +212,15 @@ impl Reactor {
     pub(crate) fn insert_io(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let source = {
             let mut slab = lock(&self.sources);
-            let key = match slab.free.pop() {
-                Some(k) => k,
-                None => {
-                    slab.entries.push(None);
-                    slab.entries.len() - 1
-                }
-            };
+            let key = slab.alloc();
             let source = Arc::new(Source::new(fd.as_raw_fd(), key));
-            slab.entries[key] = Some(source.clone());
+            slab.entries[key & SLOT_MASK] = Some(source.clone());
             source
         };
         // SAFETY: the caller (`Async`) owns the descriptor and calls
         // `remove_io` before the descriptor is closed or given away.
         if let Err(e) = unsafe { self.ctl(Ctl::Add, fd, source.key) } {
-            let mut slab = lock(&self.sources);
-            slab.entries[source.key] = None;
-            slab.free.push(source.key);
+            lock(&self.sources).release(source.key, true);
             return Err(e);
         }
         Ok(source)
@@ -199,11 +235,7 @@ impl Reactor {
     pub(crate) fn remove_io(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
         // SAFETY: deleting has no safety requirement.
         let deleted = unsafe { self.ctl(Ctl::Delete, fd, source.key) };
-        let mut slab = lock(&self.sources);
-        slab.entries[source.key] = None;
-        if deleted.is_ok() {
-            slab.free.push(source.key);
-        }
+        lock(&self.sources).release(source.key, deleted.is_ok());
         deleted
     }
 
@@ -320,23 +352,31 @@ impl Reactor {
             self.take_expired(&mut t, now, wakers);
         }
         after_wait();
-        {
-            let slab = lock(&self.sources);
-            for ev in events.iter() {
-                let Some(Some(source)) = slab.entries.get(ev.key) else {
-                    continue;
-                };
-                if ev.readable {
-                    source.set_ready(READ, wakers);
-                }
-                if ev.writable {
-                    source.set_ready(WRITE, wakers);
-                }
-            }
-        }
+        self.dispatch(
+            events.iter().map(|e| (e.key, e.readable, e.writable)),
+            wakers,
+        );
         // Drained, so the buffer (and its capacity) is kept for next turn.
         for w in wakers.drain(..) {
             w.wake();
+        }
+    }
+
+    /// Records the events `(key, readable, writable)` in their sources and
+    /// moves the wakers to wake into `out`; events of a source that left
+    /// meanwhile are dropped (see [`Slab`]).
+    fn dispatch(&self, events: impl Iterator<Item = (usize, bool, bool)>, out: &mut Vec<Waker>) {
+        let slab = lock(&self.sources);
+        for (key, readable, writable) in events {
+            let Some(source) = slab.get(key) else {
+                continue;
+            };
+            if readable {
+                source.set_ready(READ, out);
+            }
+            if writable {
+                source.set_ready(WRITE, out);
+            }
         }
     }
 
@@ -382,8 +422,13 @@ mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
+    /// Held by the tests that register sources, so that the exact counts of
+    /// `every_epoll_ctl_is_counted` are not moved by another test.
+    static REGISTERING: Mutex<()> = Mutex::new(());
+
     #[test]
     fn every_epoll_ctl_is_counted() {
+        let _alone = lock(&REGISTERING);
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         let r = Reactor::try_get().unwrap();
         let before = stats();
@@ -415,5 +460,44 @@ mod tests {
         }
         assert!(!lock(&r.timers).map.contains_key(&(when, id)));
         assert!(r.timer_expired(when - Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn an_event_for_a_departed_source_does_not_reach_its_slots_new_source() {
+        let _alone = lock(&REGISTERING);
+        let r = Reactor::try_get().unwrap();
+        let (a, _a_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (b, _b_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let old = r.insert_io(a.as_fd()).unwrap();
+        let old_key = old.key;
+        r.remove_io(&old, a.as_fd()).unwrap();
+        // Take slots until one is the old source's (other tests' sources
+        // may take it first), then deliver the old source's event.
+        let mut held = Vec::new();
+        let new = loop {
+            let s = r.insert_io(b.as_fd()).unwrap();
+            if s.key & SLOT_MASK == old_key & SLOT_MASK {
+                break s;
+            }
+            r.remove_io(&s, b.as_fd()).unwrap();
+            let (c, d) = std::os::unix::net::UnixStream::pair().unwrap();
+            let s = r.insert_io(c.as_fd()).unwrap();
+            held.push((s, c, d));
+            assert!(held.len() < 10_000, "the old slot never came back");
+        };
+        assert_ne!(new.key, old_key);
+        new.clear_readiness(READ, new.ready_tick(READ).unwrap());
+        let mut wakers = Vec::new();
+        r.dispatch([(old_key, true, false)].into_iter(), &mut wakers);
+        assert!(
+            new.ready_tick(READ).is_none(),
+            "a stale event made it ready"
+        );
+        r.dispatch([(new.key, true, false)].into_iter(), &mut wakers);
+        assert!(new.ready_tick(READ).is_some());
+        r.remove_io(&new, b.as_fd()).unwrap();
+        for (s, c, _d) in held {
+            r.remove_io(&s, c.as_fd()).unwrap();
+        }
     }
 }
