@@ -233,3 +233,28 @@ fn a_readable_then_read_loop_waits_for_the_peer_without_spinning() {
         .unwrap();
     });
 }
+
+#[test]
+fn a_socket_becomes_ready_while_a_task_yields_forever() {
+    // The loop never runs out of work here, so the socket's event can only
+    // arrive through the reactor's non-blocking turns between task polls.
+    bounded(10, || {
+        bureau::block_on(async {
+            bureau::spawn(async {
+                loop {
+                    bureau::yield_now().await;
+                }
+            })
+            .detach();
+            let (a, mut b) = UnixStream::pair()?;
+            let a = Async::new(a)?;
+            let writer = std::thread::spawn(move || b.write_all(b"ping").map(|()| b));
+            let mut buf = [0; 4];
+            (&a).read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"ping");
+            drop(writer.join().expect("writer thread"));
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}

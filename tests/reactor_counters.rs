@@ -1,5 +1,6 @@
 //! The reactor's cost model, through its counters: an idle timer wait wakes
-//! the thread only a handful of times, `bureau::block_on` never starts the
+//! the thread only a handful of times, a busy loop's non-blocking turns cost
+//! no poller wait when nothing is ready, `bureau::block_on` never starts the
 //! helper thread, and echoing on a registered socket never touches
 //! `epoll_ctl`. One test, so no other test in this process moves the
 //! counters meanwhile.
@@ -70,6 +71,28 @@ fn the_reactor_costs_what_the_cost_model_says() {
         let waits = bureau_reactor::stats().waits - before.waits;
         eprintln!("300 ms idle: {waits} poller waits");
         assert!(waits <= 4, "an idle loop woke {waits} times");
+
+        // A busy loop gives the reactor a non-blocking turn every 64 polls;
+        // with nothing ready, a turn is one poll(2) on the epoll descriptor,
+        // not a Poller::wait.
+        let before = bureau_reactor::stats();
+        bureau::block_on(async {
+            let tasks: Vec<_> = (0..100)
+                .map(|_| {
+                    bureau::spawn(async {
+                        for _ in 0..1_000 {
+                            bureau::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await;
+            }
+        });
+        let waits = bureau_reactor::stats().waits - before.waits;
+        eprintln!("100,000 polls: {waits} poller waits");
+        assert!(waits <= 5, "{waits} poller waits for a loop with nothing ready");
 
         // One deregistration per dropped Async and per into_inner.
         let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();

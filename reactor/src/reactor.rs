@@ -14,6 +14,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::source::{READ, Source, WRITE, lock};
 
@@ -340,11 +341,16 @@ impl Reactor {
             t.waiting = Some(deadline);
         }
         events.clear();
-        self.counters.waits.fetch_add(1, Ordering::Relaxed);
         let timeout = deadline.map(|d| d.saturating_duration_since(start));
-        // An error here (EINTR is retried inside polling) leaves the events
-        // empty; the callers' loops come back, so it is not fatal.
-        let _ = self.poller.wait(events, timeout);
+        // A `Poller::wait` costs five system calls whatever it returns; a
+        // turn that must not block first asks, in one, whether the epoll
+        // instance has anything to report at all.
+        if timeout != Some(Duration::ZERO) || self.poller_has_events() {
+            self.counters.waits.fetch_add(1, Ordering::Relaxed);
+            // An error here (EINTR is retried inside polling) leaves the
+            // events empty; the callers' loops come back, so it is not fatal.
+            let _ = self.poller.wait(events, timeout);
+        }
         let now = Instant::now();
         {
             let mut t = lock(&self.timers);
@@ -352,14 +358,25 @@ impl Reactor {
             self.take_expired(&mut t, now, wakers);
         }
         after_wait();
-        self.dispatch(
-            events.iter().map(|e| (e.key, e.readable, e.writable)),
-            wakers,
-        );
+        if !events.is_empty() {
+            self.dispatch(
+                events.iter().map(|e| (e.key, e.readable, e.writable)),
+                wakers,
+            );
+        }
         // Drained, so the buffer (and its capacity) is kept for next turn.
         for w in wakers.drain(..) {
             w.wake();
         }
+    }
+
+    /// Whether a wait on the poller would report anything now: the epoll
+    /// file descriptor is readable exactly when some registered source (or
+    /// the poller's own notifier or timer) has an event ready. An error
+    /// answers yes, so that the caller waits and sees it.
+    fn poller_has_events(&self) -> bool {
+        let mut fds = [PollFd::new(&self.poller, PollFlags::IN)];
+        !matches!(poll(&mut fds, Some(&Timespec::default())), Ok(0))
     }
 
     /// Records the events `(key, readable, writable)` in their sources and
