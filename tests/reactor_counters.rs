@@ -92,7 +92,10 @@ fn the_reactor_costs_what_the_cost_model_says() {
         });
         let waits = bureau_reactor::stats().waits - before.waits;
         eprintln!("100,000 polls: {waits} poller waits");
-        assert!(waits <= 5, "{waits} poller waits for a loop with nothing ready");
+        assert!(
+            waits <= 5,
+            "{waits} poller waits for a loop with nothing ready"
+        );
 
         // One deregistration per dropped Async and per into_inner.
         let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();
