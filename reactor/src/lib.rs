@@ -14,11 +14,20 @@
 //! });
 //! ```
 
+// Under loom the parker drives a stand-in, so the real reactor's turn (and
+// what only it uses) goes unused.
+#![cfg_attr(loom, allow(dead_code))]
+
 mod async_io;
 mod listener;
+// The stand-in reactor the loom models drive the parker against.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_reactor;
 mod parker;
 mod reactor;
 mod source;
+mod sync;
 mod tcp;
 mod timer;
 mod udp;

@@ -6,16 +6,23 @@
 //!
 //! This module must never lose a wakeup: an unpark that races with a park
 //! makes the park return, and a driver that leaves always passes the role on.
+//! Its cross-thread state comes from `sync.rs`, so that under `--cfg loom`
+//! the models in `reactor/tests/loom_parker.rs` check this very code, driving
+//! the stand-in reactor of `loom_reactor.rs`.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+// Under loom the parker drives a stand-in with the same methods; a normal
+// build uses the real reactor, unchanged.
+#[cfg(loom)]
+use crate::loom_reactor::{Driver, Reactor};
+#[cfg(not(loom))]
 use crate::reactor::{Driver, Reactor};
-use crate::source::lock;
+use crate::sync::Arc;
+use crate::sync::thread::{self, Thread};
+use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, fence, lock, thread_local};
 
 /// Not parked, not notified.
 const EMPTY: u8 = 0;
@@ -36,20 +43,38 @@ struct Inner {
 }
 
 /// Threads parked while another thread drives: would-be drivers.
+#[cfg(not(loom))]
 static CANDIDATES: Mutex<Vec<Arc<Inner>>> = Mutex::new(Vec::new());
 
 /// `CANDIDATES.len()`, written under its lock, so that a leaving driver
 /// with nobody to hand over to takes no lock.
+#[cfg(not(loom))]
 static CANDIDATE_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+// The same two under loom, whose primitives cannot be built in a `const`
+// and must be new in each execution.
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref CANDIDATES: Mutex<Vec<Arc<Inner>>> = Mutex::new(Vec::new());
+    static ref CANDIDATE_COUNT: AtomicUsize = AtomicUsize::new(0);
+}
+
+#[cfg(not(loom))]
 thread_local! {
     /// How many `Parker`s live on this thread: non-zero means this thread
     /// parks through the reactor, so its futures need no helper thread.
     static PARKERS: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Whether the helper thread is running (or starting).
-static HELPER: AtomicBool = AtomicBool::new(false);
+// The same under loom, whose `thread_local!` takes no `const` initialiser.
+#[cfg(loom)]
+thread_local! {
+    static PARKERS: Cell<usize> = Cell::new(0);
+}
+
+/// Whether the helper thread is running (or starting). Not on the modelled
+/// path (the helper is a real thread), so std's even under loom.
+static HELPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Puts an event-loop thread to sleep and, while it sleeps, lets it drive the
 /// reactor. One per thread that runs an event loop; creating it marks the
@@ -195,8 +220,7 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
     // event loop) drives at once, touching no candidate list.
     if let Some(mut driver) = reactor.try_drive() {
         drive(reactor, &mut driver, inner, deadline);
-        drop(driver);
-        hand_off();
+        release(driver);
         return;
     }
     // Another thread drives: a non-blocking turn has nothing to wait for.
@@ -208,12 +232,11 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
         // before our `join` is seen by this second try; one that lets go
         // after it sees us in `hand_off` (the fences order the two).
         join(inner);
-        atomic::fence(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if let Some(mut driver) = reactor.try_drive() {
             withdraw(inner);
             drive(reactor, &mut driver, inner, deadline);
-            drop(driver);
-            hand_off();
+            release(driver);
             return;
         }
         if sleep_on_thread(inner, deadline) {
@@ -223,22 +246,54 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
     }
 }
 
+/// Gives up the driver role: releases the driver lock, then wakes a
+/// would-be driver (in that order, or the one woken could find the lock
+/// still held, go back to sleep, and be left there).
+fn release<D>(driver: D) {
+    if cfg!(bureau_loom_broken = "parker_hand_off_before_release") {
+        // Broken, for the loom models: the order above, reversed.
+        hand_off();
+        drop(driver);
+        return;
+    }
+    drop(driver);
+    hand_off();
+}
+
 /// One turn of the reactor by the thread that holds the driver lock.
+///
+/// The `bureau_loom_broken` arms are deliberate bugs for the loom models to
+/// catch (`reactor/tests/loom_parker.rs`); a normal build compiles them away.
 fn drive(reactor: &Reactor, driver: &mut Driver, inner: &Inner, deadline: Option<Instant>) {
-    let notified = inner
-        .state
-        .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
-        .is_err();
+    let notified = if cfg!(bureau_loom_broken = "parker_drive_overwrites_notified") {
+        // Broken: an unpark since `take_notification` is overwritten.
+        inner.state.store(PARKED_REACTOR, Ordering::Release);
+        false
+    } else {
+        inner
+            .state
+            .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    };
     let wait = if notified {
         Some(Duration::ZERO)
+    } else if cfg!(bureau_loom_broken = "parker_wait_ignores_deadline") {
+        // Broken: a non-blocking turn waits for good.
+        None
     } else {
         deadline.map(|d| d.saturating_duration_since(Instant::now()))
     };
     // Back to EMPTY before waking anyone, so wakes of our own tasks cost no
     // `Poller::notify`.
     reactor.turn(driver, wait, || {
-        inner.state.store(EMPTY, Ordering::Release);
+        if !cfg!(bureau_loom_broken = "parker_empty_after_wakes") {
+            inner.state.store(EMPTY, Ordering::Release);
+        }
     });
+    if cfg!(bureau_loom_broken = "parker_empty_after_wakes") {
+        // Broken: our own wakes found us in the poller and notified it.
+        inner.state.store(EMPTY, Ordering::Release);
+    }
 }
 
 /// Sleeps on the thread parker until unparked or `deadline`; returns
@@ -302,7 +357,7 @@ fn leave(inner: &Arc<Inner>) {
 fn hand_off() {
     // Pairs with the fence in `park` after `join`: either that thread's
     // second `try_drive` sees the driver lock free, or we see its count.
-    atomic::fence(Ordering::SeqCst);
+    fence(Ordering::SeqCst);
     if CANDIDATE_COUNT.load(Ordering::SeqCst) == 0 {
         return;
     }
@@ -330,7 +385,7 @@ pub(crate) fn ensure_driver() {
     if HELPER.swap(true, Ordering::AcqRel) {
         return;
     }
-    let spawned = thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("bureau-reactor".into())
         .spawn(|| {
             let mut parker = Parker::new();
