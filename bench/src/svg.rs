@@ -1,5 +1,6 @@
 //! Draws bureau's standing against the best peer as a horizontal bar chart
-//! in SVG: one bar per row that has a target and both figures.
+//! in SVG: one bar per row that has a target against the best peer and
+//! both figures.
 //!
 //! Every bar reads "higher is better for bureau" (peer ÷ bureau for times,
 //! bureau ÷ peer for throughputs), so 1.0 means level with the best peer.
@@ -42,14 +43,14 @@ fn target_advantage(row: &Row) -> Option<f64> {
 pub fn chart(rows: &[Row], caption: &str) -> String {
     let bars: Vec<(&Row, f64)> = rows
         .iter()
-        .filter(|r| !r.targets.is_empty())
+        .filter(|r| r.targets.iter().any(|t| t.against == Against::BestPeer))
         .filter_map(|r| Some((r, advantage(r)?)))
         .collect();
     let most = bars
         .iter()
         .map(|(r, a)| a.max(target_advantage(r).unwrap_or(0.0)))
         .fold(2.0, f64::max)
-        .min(6.0);
+        .min(3.0);
     let scale = (WIDTH - LABEL - 70.0) / most;
     let height = TOP + bars.len() as f64 * (BAR + GAP) + 40.0;
     let mut svg = String::new();
@@ -127,7 +128,7 @@ mod tests {
     use crate::report::Target;
 
     #[test]
-    fn draws_one_bar_per_comparable_row_with_a_target() {
+    fn draws_one_bar_per_row_with_a_peer_target() {
         let mut fast =
             Row::new("spawn", "ns/task", Better::Lower).with_targets(&[Target::peer_at_most(0.5)]);
         fast.bureau = Some(50.0);
@@ -137,9 +138,11 @@ mod tests {
         let mut untargeted = Row::new("spawn", "p99 µs", Better::Lower);
         untargeted.bureau = Some(1.0);
         untargeted.smol = Some(1.0);
-        let empty =
+        let mut absolute =
             Row::new("idle", "wakeups/s", Better::Lower).with_targets(&[Target::at_most(1.0)]);
-        let svg = chart(&[fast, untargeted, empty], "a <machine>");
+        absolute.bureau = Some(1.0);
+        absolute.smol = Some(2.0);
+        let svg = chart(&[fast, untargeted, absolute], "a <machine>");
         assert_eq!(svg.matches("<rect x=").count(), 1);
         assert!(svg.contains("a &lt;machine&gt;"));
     }
