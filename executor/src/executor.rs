@@ -17,7 +17,8 @@ use futures_lite::future::{self, FutureExt};
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::pin::pin;
+use pin_project_lite::pin_project;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -97,13 +98,12 @@ impl LocalExecutor {
     /// ```
     pub fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
         let key = self.active.borrow_mut().reserve();
-        let finished = Finished {
-            active: self.active.clone(),
-            key,
-        };
-        let future = async move {
-            let _finished = finished;
-            future.await
+        let future = Tracked {
+            future,
+            _finished: Finished {
+                active: self.active.clone(),
+                key,
+            },
         };
         let queue = self.queue.clone();
         let (runnable, task) = Builder::new()
@@ -297,6 +297,27 @@ impl Drop for LocalExecutor {
             waker.wake();
         }
         self.queue.close();
+    }
+}
+
+pin_project! {
+    /// A task's future, with the guard that frees its slot in [`Active`].
+    ///
+    /// A struct rather than an `async` block, which would keep the future
+    /// twice in the task (once captured, once awaited) and so double the
+    /// memory of every task.
+    struct Tracked<F> {
+        #[pin]
+        future: F,
+        _finished: Finished,
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
     }
 }
 
