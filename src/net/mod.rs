@@ -27,6 +27,9 @@
 //! }).unwrap();
 //! ```
 
+#[macro_use]
+mod stream_io;
+
 mod addr;
 mod tcp;
 mod udp;

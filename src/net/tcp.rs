@@ -6,11 +6,9 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures_lite::{AsyncRead, AsyncWrite, Stream, StreamExt};
+use futures_lite::{Stream, StreamExt};
 
 use super::addr::{AsyncToSocketAddrs, try_each};
 use crate::Async;
@@ -209,74 +207,4 @@ impl TcpStream {
     }
 }
 
-impl From<Async<std::net::TcpStream>> for TcpStream {
-    fn from(inner: Async<std::net::TcpStream>) -> TcpStream {
-        TcpStream {
-            inner: Arc::new(inner),
-        }
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(shutdown_write(&self.inner))
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(shutdown_write(&self.inner))
-    }
-}
-
-/// Closing a stream: shut down writing (a peer that already left is fine).
-fn shutdown_write(s: &Async<std::net::TcpStream>) -> io::Result<()> {
-    match s.get_ref().shutdown(Shutdown::Write) {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-        r => r,
-    }
-}
+stream_io!(TcpStream, std::net::TcpStream);
