@@ -9,19 +9,8 @@ use std::time::Duration;
 use bureau::prelude::*;
 use bureau::{Unblock, block_on, spawn, unblock};
 
-/// Runs `f` on a thread of its own and fails the test if it takes longer
-/// than `secs` seconds, so that a lost wake fails instead of hanging.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("did not finish within {secs} s"),
-    }
-}
+mod common;
+use common::bounded;
 
 #[test]
 fn unblock_returns_the_closures_value_from_another_thread() {

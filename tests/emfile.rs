@@ -6,33 +6,20 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use bureau::Timer;
 use bureau::net::TcpListener;
 use bureau::prelude::*;
 
+mod common;
+use common::bounded;
+
 const CHILD_ENV: &str = "BUREAU_EMFILE_CHILD";
 const NO_POLLER_ENV: &str = "BUREAU_EMFILE_NO_POLLER";
 const MAX_FLOOD: usize = 2000;
-
-/// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(out) => out,
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the body sent nothing and did not panic"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {secs} s"),
-    }
-}
 
 #[test]
 fn flooded_listener_out_of_descriptors_keeps_the_loop_responsive() {

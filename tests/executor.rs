@@ -12,20 +12,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-/// Runs `f` on a thread of its own and fails the test if it takes longer than
-/// `secs` seconds, so that a lost wake fails instead of hanging.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("did not finish within {secs} s"),
-    }
-}
-
 #[test]
 fn block_on_returns_the_output() {
     bounded(10, || {
@@ -585,6 +571,9 @@ fn a_task_panic_resurfaces_where_it_is_awaited() {
 }
 
 use futures_lite::FutureExt as _;
+
+mod common;
+use common::bounded;
 
 const DETACHED_PANIC_CHILD: &str = "BUREAU_TEST_DETACHED_PANIC_CHILD";
 

@@ -4,26 +4,13 @@
 
 use std::io::{ErrorKind, SeekFrom};
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use bureau::block_on;
 use bureau::fs::{self, File, OpenOptions};
 use bureau::prelude::*;
 
-/// Runs `f` on a thread of its own and fails the test if it takes longer
-/// than `secs` seconds, so that a bug fails instead of hanging.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("did not finish within {secs} s"),
-    }
-}
+mod common;
+use common::bounded;
 
 /// A fresh, empty directory for one test, removed when dropped.
 struct Scratch(PathBuf);

@@ -4,27 +4,12 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use bureau::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream, resolve};
 use bureau::prelude::*;
 
-/// Runs `f` on a thread and fails if it takes longer than `secs` seconds.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(out) => out,
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the body sent nothing and did not panic"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {secs} s"),
-    }
-}
+mod common;
+use common::bounded;
 
 /// Raises the soft descriptor limit to the hard one (for many sockets).
 fn raise_fd_limit() {
