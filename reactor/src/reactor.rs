@@ -218,8 +218,9 @@ impl Reactor {
             slab.entries[key & SLOT_MASK] = Some(source.clone());
             source
         };
-        // SAFETY: the caller (`Async`) owns the descriptor and calls
-        // `remove_io` before the descriptor is closed or given away.
+        // The caller (`Async`) owns the descriptor and calls `remove_io`
+        // before the descriptor is closed or given away.
+        // SAFETY: so the descriptor stays open while it is registered.
         if let Err(e) = unsafe { self.ctl(Ctl::Add, fd, source.key) } {
             lock(&self.sources).release(source.key, true);
             return Err(e);
