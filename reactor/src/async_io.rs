@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite, ready};
 
+use crate::listener::release_spare;
 use crate::parker::ensure_driver;
 use crate::reactor::Reactor;
 use crate::source::{READ, Source, WRITE};
@@ -110,6 +111,7 @@ impl<T: AsFd> Async<T> {
             .io
             .take()
             .expect("bureau: the handle is present until into_inner");
+        release_spare(&self.source);
         // The source was registered, so the reactor exists.
         if let Some(r) = Reactor::existing() {
             r.remove_io(&self.source, io.as_fd())?;
@@ -317,6 +319,7 @@ impl<T: AsFd> AsFd for Async<T> {
 impl<T: AsFd> Drop for Async<T> {
     fn drop(&mut self) {
         if let Some(io) = &self.io {
+            release_spare(&self.source);
             // Nothing to report to in `drop`; the descriptor closes right
             // after, which removes it from epoll in any case.
             if let Some(r) = Reactor::existing() {

@@ -436,13 +436,14 @@ fn nanos(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
-    /// Held by the tests that register sources, so that the exact counts of
-    /// `every_epoll_ctl_is_counted` are not moved by another test.
-    static REGISTERING: Mutex<()> = Mutex::new(());
+    /// Held by the tests that register sources (here and in other modules),
+    /// so that the exact counts of `every_epoll_ctl_is_counted` are not moved
+    /// by another test.
+    pub(crate) static REGISTERING: Mutex<()> = Mutex::new(());
 
     #[test]
     fn every_epoll_ctl_is_counted() {
