@@ -11,10 +11,14 @@ use std::time::Duration;
 use async_task::{Runnable, Task};
 use concurrent_queue::ConcurrentQueue;
 
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard, lock, spawn_thread, wait_timeout};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard, lock, spawn_thread, wait_timeout, yield_now};
 
 /// The name every worker thread carries.
 const THREAD_NAME: &str = "bureau-blocking";
+
+/// How many times an idle worker yields, looking at the queue, before it
+/// sleeps (once under loom, to keep the models small).
+const SPINS: usize = if cfg!(loom) { 1 } else { 10 };
 
 /// A pool of threads that run blocking jobs.
 ///
@@ -36,7 +40,8 @@ pub struct Pool {
 
 /// What the submitters and the workers share.
 struct Inner {
-    /// Jobs waiting for a thread.
+    /// Jobs waiting for a thread; pushed and popped only under `counts`, so
+    /// that its length and the counts are seen together.
     queue: ConcurrentQueue<Runnable>,
     /// Thread-count bookkeeping; a worker decides to sleep or exit under it.
     counts: Mutex<Counts>,
@@ -48,21 +53,28 @@ struct Inner {
 
 /// How many workers exist and what the idle ones are doing.
 ///
-/// Invariant: `sleeping + wakeups` is the number of workers inside (or just
-/// returning from) the wait on `job_ready`, and `returning` is at most the
-/// number of workers whose job has finished and that have not yet come back
-/// to the queue.
+/// A worker that is idle and not `sleeping` (starting, back from a job,
+/// spinning, or woken) looks at the queue before it can sleep or exit, so
+/// a job needs a new thread or a wakeup only when the queue holds more jobs
+/// than there are such workers: the pool never starts more threads than
+/// there are jobs waiting for one.
 struct Counts {
     /// Worker threads alive.
     threads: usize,
-    /// Workers whose job has just finished, unclaimed: each looks at the
-    /// queue before it sleeps, so a submitter may count on one of them
-    /// rather than start a thread.
-    returning: usize,
-    /// Idle workers that no submitter has claimed yet.
+    /// Workers not running a job (including the sleeping ones).
+    idle: usize,
+    /// Idle workers waiting on `job_ready` that no submitter has claimed.
     sleeping: usize,
-    /// Idle workers claimed by a submitter and told to look at the queue.
+    /// Sleepers claimed by a submitter and told to look at the queue, that
+    /// have not yet come back from the wait.
     wakeups: usize,
+}
+
+impl Counts {
+    /// Idle workers that will look at the queue without being woken.
+    fn awake(&self) -> usize {
+        self.idle - self.sleeping
+    }
 }
 
 impl Pool {
@@ -85,7 +97,7 @@ impl Pool {
                 queue: ConcurrentQueue::unbounded(),
                 counts: Mutex::new(Counts {
                     threads: 0,
-                    returning: 0,
+                    idle: 0,
                     sleeping: 0,
                     wakeups: 0,
                 }),
@@ -118,9 +130,12 @@ impl Pool {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
-        let finished = self.inner.clone();
+        let back = Back(self.inner.clone());
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
-            move |()| run_job(f, finished),
+            move |()| async move {
+                let _back = back;
+                f()
+            },
             move |runnable| submit(&inner, runnable),
         );
         runnable.schedule();
@@ -128,14 +143,16 @@ impl Pool {
     }
 }
 
-/// A future that calls `f` when first polled and is then ready.
-///
-/// Its worker counts itself as returning before the task completes, so a
-/// submitter woken by that completion finds the warm worker.
-async fn run_job<T, F: FnOnce() -> T>(f: F, inner: Arc<Inner>) -> T {
-    let output = f();
-    inner.lock().returning += 1;
-    output
+/// Held by a job's future: when the future is dropped (`f` returned or
+/// panicked, or the job was cancelled and never ran), the worker running it
+/// counts itself idle again. That happens before the task completes, so a
+/// submitter woken by the completion finds the warm worker.
+struct Back(Arc<Inner>);
+
+impl Drop for Back {
+    fn drop(&mut self) {
+        self.0.lock().idle += 1;
+    }
 }
 
 impl Inner {
@@ -147,20 +164,37 @@ impl Inner {
     /// exit after `keep_alive` without work.
     fn work(&self) {
         let mut counts = self.lock();
+        let mut spun = false;
         loop {
             if let Ok(runnable) = self.queue.pop() {
+                spun = false;
+                counts.idle -= 1;
                 drop(counts);
+                // The job's `Back` counts this worker idle again.
                 runnable.run();
                 counts = self.lock();
-                // Unless a submitter claimed it (this worker or another: the
-                // counts do not care which), the mark of the finished job goes.
-                counts.returning = counts.returning.saturating_sub(1);
                 continue;
             }
+            if !spun {
+                // Before sleeping, give a submitter that is about to hand
+                // over the next job a moment: still counted awake, this
+                // worker looks at the queue again, and saves a wakeup.
+                spun = true;
+                drop(counts);
+                for _ in 0..SPINS {
+                    if !self.queue.is_empty() {
+                        break;
+                    }
+                    yield_now();
+                }
+                counts = self.lock();
+                continue;
+            }
+            spun = false;
             if cfg!(bureau_loom_broken = "pool_unlock_before_sleep") {
                 // Broken on purpose, for the loom models: a job submitted
-                // while the lock is released here finds no worker to count
-                // on, and this one goes to sleep without seeing it.
+                // while the lock is released here counts on this worker to
+                // look at the queue, and it goes to sleep without looking.
                 drop(counts);
                 counts = self.lock();
             }
@@ -175,6 +209,8 @@ impl Inner {
             } else {
                 counts.sleeping -= 1;
                 if timed_out {
+                    // Unclaimed: every queued job is counted on another worker.
+                    counts.idle -= 1;
                     counts.threads -= 1;
                     return;
                 }
@@ -183,22 +219,24 @@ impl Inner {
     }
 }
 
-/// Queues a job and makes sure some thread will run it.
+/// Queues a job and makes sure some thread will run it: an awake idle
+/// worker if there are enough for the queue, else a sleeper woken, else a
+/// new thread, else (every thread busy) the next worker to finish its job.
 fn submit(inner: &Arc<Inner>, runnable: Runnable) {
+    let mut counts = inner.lock();
     if inner.queue.push(runnable).is_err() {
         unreachable!("the pool's queue is unbounded and never closed");
     }
-    let mut counts = inner.lock();
-    if counts.sleeping > 0 {
+    if inner.queue.len() <= counts.awake() {
+        // Enough idle workers will look at the queue: no futex call.
+    } else if counts.sleeping > 0 {
         counts.sleeping -= 1;
         counts.wakeups += 1;
         drop(counts);
         inner.job_ready.notify_one();
-    } else if counts.returning > 0 {
-        // That worker pops from the queue before it can sleep.
-        counts.returning -= 1;
     } else if counts.threads < inner.max_threads {
         counts.threads += 1;
+        counts.idle += 1;
         drop(counts);
         start_worker(inner);
     }
@@ -213,11 +251,20 @@ fn start_worker(inner: &Arc<Inner>) {
     };
     let mut counts = inner.lock();
     counts.threads -= 1;
+    counts.idle -= 1;
     if counts.threads == 0 {
         drop(counts);
         panic!(
             "bureau: the blocking pool cannot start a thread and has none to run the job: {err}"
         );
     }
-    // A live worker will get to the job.
+    // A live worker will get to the job: a busy or awake one looks at the
+    // queue before it sleeps. Submitters may have counted on the thread that
+    // did not start, so a sleeper, if any, stands in for it.
+    if counts.sleeping > 0 {
+        counts.sleeping -= 1;
+        counts.wakeups += 1;
+        drop(counts);
+        inner.job_ready.notify_one();
+    }
 }

@@ -23,6 +23,14 @@ pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std
     Builder::new().name(name.to_owned()).spawn(f).map(drop)
 }
 
+/// Lets another thread run.
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// Locks `mutex`. Nothing panics while the pool's locks are held, so a
 /// poisoned lock still guards consistent data and is used as it is.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

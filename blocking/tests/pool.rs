@@ -1,5 +1,6 @@
 //! Tests of a `Pool`'s threads: reuse, keep-alive, the maximum, and that a
-//! small pool gets through many jobs. Each is bounded in time by
+//! small pool gets through many jobs, and that no more threads start than
+//! there are jobs waiting for one. Each is bounded in time by
 //! `common::within`.
 
 mod common;
@@ -106,5 +107,30 @@ fn many_jobs_on_a_small_pool_all_run() {
         let tasks: Vec<_> = (0..2000u64).map(|i| pool.spawn(move || i)).collect();
         let sum: u64 = tasks.into_iter().map(block_on).sum();
         assert_eq!(sum, 1999 * 2000 / 2);
+    });
+}
+
+#[test]
+fn no_more_threads_start_than_there_are_jobs_waiting_for_one() {
+    within(20, || {
+        const WAVE: usize = 8;
+        // A keep-alive that outlasts the test: no thread exits, so every
+        // thread ever started is among those that ran jobs.
+        let pool = Pool::new(threads(64), Duration::from_secs(600));
+        let mut seen = HashSet::new();
+        for wave in 0..500 {
+            let tasks: Vec<_> = (0..WAVE)
+                .map(|_| pool.spawn(|| thread::current().id()))
+                .collect();
+            seen.extend(tasks.into_iter().map(block_on));
+            // At most WAVE jobs are ever submitted and not yet done, so no
+            // more threads than that are needed: an idle worker that is
+            // about to look at the queue must be counted on, not replaced.
+            assert!(
+                seen.len() <= WAVE,
+                "{} threads ran jobs by wave {wave}, with at most {WAVE} jobs in flight",
+                seen.len()
+            );
+        }
     });
 }
