@@ -30,6 +30,7 @@ mod source;
 mod sync;
 mod tcp;
 mod timer;
+mod timer_queue;
 mod udp;
 mod unix;
 

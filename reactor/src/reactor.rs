@@ -5,7 +5,6 @@
 //! It must never poll a future or know about tasks: it only wakes `Waker`s.
 //! Who may wait in the poller, and when, is decided in `parker.rs`.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +16,7 @@ use polling::{Event, Events, PollMode, Poller};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::source::{READ, Source, WRITE, lock};
+use crate::timer_queue::{TimerId, TimerQueue};
 
 /// Counts of the reactor's syscalls since the process started, for tests and
 /// for judging the cost model.
@@ -164,12 +164,10 @@ impl Slab {
     }
 }
 
-/// The timer queue: ordered by deadline, then by id, so insert and cancel are
-/// O(log n) and the next deadline is the first key.
+/// The pending timers, and whether the driver waits for one.
 #[derive(Default)]
 struct Timers {
-    map: BTreeMap<(Instant, u64), Waker>,
-    next_id: u64,
+    queue: TimerQueue,
     /// Whether the driver is inside `Poller::wait`, and until when at most.
     /// A timer inserted with an earlier deadline must interrupt it.
     waiting: Option<Option<Instant>>,
@@ -270,11 +268,9 @@ impl Reactor {
 
     /// Adds a timer and returns its id. Interrupts the driver if it waits
     /// for a later deadline than `when`.
-    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> u64 {
+    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> TimerId {
         let mut t = lock(&self.timers);
-        let id = t.next_id;
-        t.next_id += 1;
-        t.map.insert((when, id), waker.clone());
+        let id = t.queue.insert(when, waker);
         let interrupt = match t.waiting {
             Some(until) => until.is_none_or(|until| when < until),
             None => false,
@@ -289,15 +285,15 @@ impl Reactor {
     }
 
     /// Replaces the waker of a pending timer.
-    pub(crate) fn update_timer(&self, when: Instant, id: u64, waker: &Waker) {
-        if let Some(w) = lock(&self.timers).map.get_mut(&(when, id)) {
-            w.clone_from(waker);
-        }
+    pub(crate) fn update_timer(&self, id: TimerId, waker: &Waker) {
+        lock(&self.timers).queue.update(id, waker);
     }
 
-    /// Cancels a timer (it may already have fired).
-    pub(crate) fn remove_timer(&self, when: Instant, id: u64) {
-        lock(&self.timers).map.remove(&(when, id));
+    /// Cancels a timer (it may already have fired). Its waker is dropped
+    /// after the lock is released.
+    pub(crate) fn remove_timer(&self, id: TimerId) {
+        let waker = lock(&self.timers).queue.cancel(id);
+        drop(waker);
     }
 
     /// Interrupts the current (or next) `Poller::wait`.
@@ -336,7 +332,7 @@ impl Reactor {
             if !wakers.is_empty() {
                 deadline = Some(start);
             }
-            if let Some(&(next, _)) = t.map.keys().next() {
+            if let Some(next) = t.queue.next_deadline() {
                 deadline = Some(deadline.map_or(next, |d| d.min(next)));
             }
             t.waiting = Some(deadline);
@@ -401,17 +397,9 @@ impl Reactor {
     /// Moves the wakers of every timer due at `now` into `out`, and records
     /// that the queue holds nothing due by `now` any more.
     fn take_expired(&self, t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
-        let mut took = false;
-        while let Some(entry) = t.map.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            out.push(entry.remove());
-            took = true;
-        }
         // Only a timer this took out will ask `timer_expired`, so a turn
         // that took none (the usual I/O turn) has nothing to record.
-        if took {
+        if t.queue.take_expired(now, out) {
             let through = nanos(now.saturating_duration_since(self.base));
             self.expired_through.fetch_max(through, Ordering::Release);
         }
@@ -477,7 +465,7 @@ pub(crate) mod tests {
                 r.turn(&mut d, Some(Duration::from_millis(10)), || {});
             }
         }
-        assert!(!lock(&r.timers).map.contains_key(&(when, id)));
+        assert!(lock(&r.timers).queue.cancel(id).is_none(), "still queued");
         assert!(r.timer_expired(when - Duration::from_millis(1)));
     }
 

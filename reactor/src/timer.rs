@@ -16,6 +16,7 @@ use futures_lite::Stream;
 use crate::parker::ensure_driver;
 use crate::reactor::Reactor;
 use crate::source::lock;
+use crate::timer_queue::TimerId;
 
 /// Fires at a deadline (once) or at every period (an interval). A
 /// `Future<Output = Instant>` and a `Stream<Item = Instant>`; each yields
@@ -58,7 +59,7 @@ pub struct Timer {
 #[derive(Debug)]
 enum Registration {
     /// In the reactor's timer queue, under this id, with this waker.
-    Reactor(u64, Waker),
+    Reactor(TimerId, Waker),
     /// The reactor could not be created: a thread of its own sleeps until
     /// the deadline and wakes the waker kept here.
     Sleeper(Arc<Mutex<Waker>>),
@@ -210,11 +211,9 @@ impl Timer {
     /// Removes this timer's entry from the reactor, if it has one. (A
     /// sleeper thread just wakes a waker nobody waits on any more.)
     fn deregister(&mut self) {
-        if let (Some(Registration::Reactor(id, _)), Some(when)) =
-            (self.registration.take(), self.when)
-        {
+        if let Some(Registration::Reactor(id, _)) = self.registration.take() {
             if let Some(r) = Reactor::existing() {
-                r.remove_timer(when, id);
+                r.remove_timer(id);
             }
         }
     }
@@ -252,7 +251,7 @@ impl Stream for Timer {
             Some(Registration::Reactor(id, w)) => {
                 if !w.will_wake(cx.waker()) {
                     if let Some(r) = Reactor::existing() {
-                        r.update_timer(when, *id, cx.waker());
+                        r.update_timer(*id, cx.waker());
                     }
                     w.clone_from(cx.waker());
                 }
