@@ -11,7 +11,7 @@ use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
@@ -52,58 +52,51 @@ impl RunQueue {
 
     /// Queues a woken task; called by its schedule function on any thread.
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        match self.local.with(runnable, |local, runnable| {
+        if let Some(mut local) = self.local.borrow() {
             if local.closed {
-                return Some(runnable);
+                // The executor is gone: drop the task, outside the borrow.
+                drop(local);
+                drop(runnable);
+                return;
             }
             local.queue.push_back(runnable);
-            None
-        }) {
-            Ok(None) => self.sleep.notify_local(),
-            // The executor is gone: drop the task, outside the borrow.
-            Ok(Some(runnable)) => drop(runnable),
-            // A closed remote queue means the executor is gone: the runnable
-            // is dropped here, which is all that is left to do with it.
-            Err(runnable) if cfg!(bureau_loom_broken = "notify_before_push") => {
-                // Broken on purpose, for the loom models: the loop may look
-                // at the queue between the notify and the push, and sleep.
-                self.sleep.notify();
-                let _ = self.remote.push(runnable);
-            }
-            Err(runnable) => {
-                if self.remote.push(runnable).is_ok() {
-                    self.sleep.notify();
-                }
+            drop(local);
+            self.sleep.notify_local();
+        } else if cfg!(bureau_loom_broken = "notify_before_push") {
+            // Broken on purpose, for the loom models: the loop may look at
+            // the queue between the notify and the push, and sleep.
+            self.sleep.notify();
+            let _ = self.remote.push(runnable);
+        } else {
+            match self.remote.push(runnable) {
+                Ok(()) => self.sleep.notify(),
+                // The executor was dropped while this wake was under way. The
+                // task's future is not `Send`, so it must not be dropped on
+                // this thread: the task is leaked instead (only in this race).
+                Err(closed) => std::mem::forget(closed.into_inner()),
             }
         }
     }
 
     /// Takes the next task to run, if any. Must be called on the owner thread.
     pub(crate) fn pop(&self) -> Option<Runnable> {
-        self.local
-            .with((), |local, ()| {
-                local.pops += 1;
-                if local.pops >= FAIRNESS_BATCH || local.queue.is_empty() {
-                    local.pops = 0;
-                    for _ in 0..self.remote.len() {
-                        match self.remote.pop() {
-                            Ok(runnable) => local.queue.push_back(runnable),
-                            Err(_) => break,
-                        }
-                    }
+        let mut local = self.local.borrow()?;
+        local.pops += 1;
+        if local.pops >= FAIRNESS_BATCH || local.queue.is_empty() {
+            local.pops = 0;
+            for _ in 0..self.remote.len() {
+                match self.remote.pop() {
+                    Ok(runnable) => local.queue.push_back(runnable),
+                    Err(_) => break,
                 }
-                local.queue.pop_front()
-            })
-            .unwrap_or(None)
+            }
+        }
+        local.queue.pop_front()
     }
 
     /// Whether no task waits in either queue.
     pub(crate) fn is_idle(&self) -> bool {
-        self.remote.is_empty()
-            && self
-                .local
-                .with((), |local, ()| local.queue.is_empty())
-                .unwrap_or(true)
+        self.remote.is_empty() && self.local.borrow().is_none_or(|l| l.queue.is_empty())
     }
 
     /// See [`Sleep::prepare`].
@@ -134,7 +127,9 @@ impl RunQueue {
     /// futures asleep on the executor. Called when the executor is dropped,
     /// on its own thread.
     pub(crate) fn close(&self) {
-        let _ = self.local.with((), |local, ()| local.closed = true);
+        if let Some(mut local) = self.local.borrow() {
+            local.closed = true;
+        }
         self.remote.close();
         while self.pop().is_some() {}
         self.sleep.forget_futures();
@@ -143,7 +138,7 @@ impl RunQueue {
 
 /// A value that only the thread which created it may touch.
 ///
-/// Other threads get their argument back from [`OwnerCell::with`], so the
+/// Other threads get `None` from [`OwnerCell::borrow`], so the
 /// cell is `Sync` without a lock; a `RefCell` inside catches reentrant use
 /// from the owner thread itself.
 struct OwnerCell<T> {
@@ -151,7 +146,7 @@ struct OwnerCell<T> {
     value: RefCell<T>,
 }
 
-// SAFETY: `value` is only reached through `with`, which first checks that the
+// SAFETY: `value` is only reached through `borrow`, which first checks that the
 // calling thread is `owner`; so the `RefCell` is never touched by two threads,
 // and `Sync` only lets other threads fail that check. `T: Send` because the
 // cell, and so `T`, may be dropped on another thread once the owner is done.
@@ -169,17 +164,13 @@ impl<T> OwnerCell<T> {
         current_thread_id() == self.owner
     }
 
-    /// Runs `f` on the value and `arg` if this is the owner thread;
-    /// otherwise gives `arg` back. Reentrant use on the owner thread also
-    /// gives `arg` back.
-    fn with<A, R>(&self, arg: A, f: impl FnOnce(&mut T, A) -> R) -> Result<R, A> {
+    /// The value, if this is the owner thread and it is not borrowed
+    /// already (reentrant use on the owner thread also gets `None`).
+    fn borrow(&self) -> Option<RefMut<'_, T>> {
         if !self.is_owner() {
-            return Err(arg);
+            return None;
         }
-        match self.value.try_borrow_mut() {
-            Ok(mut value) => Ok(f(&mut value, arg)),
-            Err(_) => Err(arg),
-        }
+        self.value.try_borrow_mut().ok()
     }
 }
 
