@@ -60,8 +60,8 @@ fn the_reactor_costs_what_the_cost_model_says() {
         assert!(waits <= 4, "an idle loop woke {waits} times");
 
         // A busy loop gives the reactor a non-blocking turn every 64 polls;
-        // with nothing ready, a turn is one poll(2) on the epoll descriptor,
-        // not a Poller::wait.
+        // with nothing ready, a turn is one zero-timeout epoll_pwait, which
+        // is not counted as a wait.
         let before = bureau_reactor::stats();
         bureau::block_on(async {
             let tasks: Vec<_> = (0..100)

@@ -265,20 +265,22 @@ impl<T: AsFd> Async<T> {
     /// `AsyncWrite`. Takes the handle apart from `self` so `op` may use it
     /// through `&mut`.
     ///
-    /// `short` tells whether a successful result proves the kernel's buffer
-    /// ran out: then the readiness is cleared (unless a newer edge came,
-    /// which the tick tells), so the next call waits for the kernel's edge
-    /// instead of paying for a syscall that fails with `WouldBlock`. Writes
-    /// pass "fewer bytes than offered" (the send buffer is full). Reads pass
-    /// nothing: `polling` registers no `EPOLLRDHUP`, so a FIN that arrived
-    /// together with the last data gives no further edge, and clearing after
-    /// a short read would lose the EOF.
+    /// `short` tells, from the result and the tick it was tried at, whether
+    /// a successful result proves the kernel's buffer ran out: then the
+    /// readiness is cleared (unless a newer edge came, which the tick
+    /// tells), so the next call waits for the kernel's edge instead of
+    /// paying for a syscall that fails with `WouldBlock`. Writes pass
+    /// "fewer bytes than offered" (the send buffer is full). Reads pass
+    /// "fewer bytes than asked for, on an edge that showed no shutdown"
+    /// ([`short_read`]): sockets are registered with `EPOLLRDHUP`, so a FIN
+    /// that came with the last data is seen on the edge itself, and one that
+    /// comes later brings an edge of its own.
     fn poll_io<R>(
         source: &Source,
         dir: usize,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
-        short: impl Fn(&R) -> bool,
+        short: impl Fn(&R, u64) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let Some(tick) = source.ready_tick(dir) else {
@@ -290,7 +292,7 @@ impl<T: AsFd> Async<T> {
                     source.clear_readiness(dir, tick)
                 }
                 Ok(r) => {
-                    if short(&r) {
+                    if short(&r, tick) {
                         source.clear_readiness(dir, tick);
                     }
                     return Poll::Ready(Ok(r));
@@ -336,7 +338,8 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, READ, cx, || io.read(buf), |_| false)
+        let short = short_read(buf.len());
+        Self::poll_io(source, READ, cx, || io.read(buf), short)
     }
 }
 
@@ -351,7 +354,8 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf), |_| false)
+        let short = short_read(buf.len());
+        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf), short)
     }
 }
 
@@ -362,12 +366,12 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.write(buf), |&n| n < buf.len())
+        Self::poll_io(source, WRITE, cx, || io.write(buf), |&n, _| n < buf.len())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.flush(), |_| false)
+        Self::poll_io(source, WRITE, cx, || io.flush(), |_, _| false)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -391,19 +395,27 @@ where
             WRITE,
             cx,
             || io.write(buf),
-            |&n| n < buf.len(),
+            |&n, _| n < buf.len(),
         )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush(), |_| false)
+        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush(), |_, _| false)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }
+}
+
+/// The `short` test of reads into a buffer of `len` bytes: fewer bytes than
+/// asked for prove the kernel's buffer ran out, but only an edge whose
+/// event showed no shutdown may be cleared on that proof (a FIN that came
+/// with the data gives no further edge; see `source::DRAINABLE`).
+fn short_read(len: usize) -> impl Fn(&usize, u64) -> bool {
+    move |&n, tick| n < len && Source::drainable(tick)
 }
 
 /// Waits for readiness through the direction's single `poll_*` waker slot,

@@ -2,6 +2,14 @@
 //! sources, the timer queue, and one "turn" that waits in the kernel and
 //! wakes whatever became ready.
 //!
+//! `polling` owns the epoll instance, its notifier and the timerfd of timed
+//! waits. Two things go to that epoll descriptor directly, because
+//! `polling` cannot express them, or not cheaply: registrations also ask for
+//! `EPOLLRDHUP`, and a wait with no timeout (or a zero one) is one
+//! `epoll_pwait` instead of `Poller::wait`'s five system calls. When such a
+//! wait reports `polling`'s own key, `Poller::wait` gets a non-blocking turn
+//! to clear and re-arm its notifier.
+//!
 //! It must never poll a future or know about tasks: it only wakes `Waker`s.
 //! Who may wait in the poller, and when, is decided in `parker.rs`.
 
@@ -12,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, PollMode, Poller};
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use polling::{Events, Poller};
+use rustix::event::{Timespec, epoll};
 
 use crate::source::{READ, Source, WRITE, lock};
 use crate::timer_queue::{TimerId, TimerQueue};
@@ -27,7 +35,8 @@ use crate::timer_queue::{TimerId, TimerQueue};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Calls to `Poller::wait` (each costs several syscalls on Linux).
+    /// Blocking waits in the poller: calls to `Poller::wait` (each costs
+    /// several syscalls on Linux) and untimed `epoll_pwait`s.
     pub waits: u64,
     /// Calls to `Poller::notify` made to interrupt a waiting driver.
     pub notifies: u64,
@@ -107,11 +116,22 @@ pub(crate) struct Reactor {
 
 /// What the driver reuses from turn to turn, so a turn allocates nothing.
 pub(crate) struct Driver {
-    /// The poller's event buffer.
+    /// The poller's event buffer, for `Poller::wait` (timed waits).
     events: Events,
+    /// The buffer of the untimed and zero-timeout waits, which call
+    /// `epoll_pwait` on the poller's descriptor directly.
+    raw: RawEvents,
     /// The wakers a turn collects (empty between turns).
     wakers: Vec<Waker>,
 }
+
+/// The raw wait's event buffer.
+struct RawEvents(Vec<epoll::Event>);
+
+// SAFETY: an `epoll::Event` is plain data (flags and the `u64` key the
+// reactor registered); its pointer variant is never used. `polling` says
+// the same of its own buffer.
+unsafe impl Send for RawEvents {}
 
 /// Sources by slot, with a free list so slots stay few. A source's key (what
 /// the poller reports) is its slot plus the slot's generation in the high
@@ -188,6 +208,7 @@ impl Reactor {
             timers: Mutex::new(Timers::default()),
             driver: Mutex::new(Driver {
                 events: Events::new(),
+                raw: RawEvents(Vec::with_capacity(RAW_EVENTS)),
                 wakers: Vec::new(),
             }),
             counters: Counters::default(),
@@ -217,9 +238,9 @@ impl Reactor {
             source
         };
         // The caller (`Async`) owns the descriptor and calls `remove_io`
-        // before the descriptor is closed or given away.
-        // SAFETY: so the descriptor stays open while it is registered.
-        if let Err(e) = unsafe { self.ctl(Ctl::Add, fd, source.key) } {
+        // before the descriptor is closed or given away, so the kernel never
+        // reports a closed descriptor's number under this key.
+        if let Err(e) = self.ctl(Ctl::Add, fd, source.key) {
             lock(&self.sources).release(source.key, true);
             return Err(e);
         }
@@ -233,8 +254,7 @@ impl Reactor {
     /// source while the kernel may still report the old descriptor under
     /// it. If the kernel refuses the delete, the key is not reused at all.
     pub(crate) fn remove_io(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
-        // SAFETY: deleting has no safety requirement.
-        let deleted = unsafe { self.ctl(Ctl::Delete, fd, source.key) };
+        let deleted = self.ctl(Ctl::Delete, fd, source.key);
         lock(&self.sources).release(source.key, deleted.is_ok());
         deleted
     }
@@ -242,22 +262,21 @@ impl Reactor {
     /// Every `epoll_ctl` of the reactor goes through here, so that
     /// [`Stats`] counts each of them.
     ///
-    /// # Safety
-    ///
-    /// For [`Ctl::Add`]: `fd` must be deleted (`Ctl::Delete`) before it is
-    /// closed, as `Poller::add_with_mode` requires.
-    unsafe fn ctl(&self, op: Ctl, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
+    /// Sources are registered on the poller's epoll instance directly, for
+    /// [`INTEREST`]: `polling` cannot ask for `EPOLLRDHUP`. Its key is
+    /// reported as is, and `polling` only reserves `usize::MAX`, which a
+    /// slab key never reaches.
+    fn ctl(&self, op: Ctl, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
         let c = &self.counters;
-        let interest = Event::all(key);
+        let data = epoll::EventData::new_u64(key as u64);
         match op {
             Ctl::Add => {
                 c.registrations.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: our caller promises to delete `fd` before closing it.
-                unsafe { self.poller.add_with_mode(&fd, interest, PollMode::Edge) }
+                Ok(epoll::add(&self.poller, fd, data, INTEREST)?)
             }
             Ctl::Modify => {
                 c.modifies.fetch_add(1, Ordering::Relaxed);
-                self.poller.modify_with_mode(fd, interest, PollMode::Edge)
+                Ok(epoll::modify(&self.poller, fd, data, INTEREST)?)
             }
             Ctl::Delete => {
                 c.deregistrations.fetch_add(1, Ordering::Relaxed);
@@ -323,7 +342,11 @@ impl Reactor {
         timeout: Option<Duration>,
         after_wait: impl FnOnce(),
     ) {
-        let Driver { events, wakers } = driver;
+        let Driver {
+            events,
+            raw,
+            wakers,
+        } = driver;
         let start = Instant::now();
         let mut deadline = timeout.and_then(|t| start.checked_add(t));
         {
@@ -338,11 +361,34 @@ impl Reactor {
             t.waiting = Some(deadline);
         }
         events.clear();
+        let raw = &mut raw.0;
+        raw.clear();
         let timeout = deadline.map(|d| d.saturating_duration_since(start));
-        // A `Poller::wait` costs five system calls whatever it returns; a
-        // turn that must not block first asks, in one, whether the epoll
-        // instance has anything to report at all.
-        if timeout != Some(Duration::ZERO) || self.poller_has_events() {
+        // `Poller::wait` costs five system calls whatever it returns (it
+        // arms its timerfd, re-arms it and its notifier with two
+        // `epoll_ctl`s and reads the notifier). Only a wait with a finite
+        // timeout needs the timerfd's precision; every other wait (the
+        // untimed one of an idle loop, the non-blocking turn) is one
+        // `epoll_pwait` on the poller's own descriptor.
+        let raw_wait = matches!(timeout, None | Some(Duration::ZERO));
+        if raw_wait {
+            // A non-blocking turn is one system call: not counted as a wait.
+            if timeout.is_none() {
+                self.counters.waits.fetch_add(1, Ordering::Relaxed);
+            }
+            let zero = Timespec::default();
+            let t = timeout.map(|_| &zero);
+            // An error (EINTR) leaves the buffer empty; the callers' loops
+            // come back, so it is not fatal.
+            let _ = epoll::wait(&self.poller, rustix::buffer::spare_capacity(raw), t);
+            // The poller's notifier (and timerfd) report under the
+            // poller's reserved key, registered oneshot: only
+            // `Poller::wait` clears and re-arms them (and resets the flag
+            // behind `Poller::notify`), so let it, without blocking.
+            if raw.iter().any(|e| e.data.u64() == NOTIFY_KEY) {
+                let _ = self.poller.wait(events, Some(Duration::ZERO));
+            }
+        } else {
             self.counters.waits.fetch_add(1, Ordering::Relaxed);
             // An error here (EINTR is retried inside polling) leaves the
             // events empty; the callers' loops come back, so it is not fatal.
@@ -355,9 +401,19 @@ impl Reactor {
             self.take_expired(&mut t, now, wakers);
         }
         after_wait();
+        if !raw.is_empty() {
+            self.dispatch(
+                raw.iter()
+                    .filter(|e| e.data.u64() != NOTIFY_KEY)
+                    .map(|e| raw_event(e.flags, e.data.u64() as usize)),
+                wakers,
+            );
+        }
         if !events.is_empty() {
             self.dispatch(
-                events.iter().map(|e| (e.key, e.readable, e.writable)),
+                events
+                    .iter()
+                    .map(|e| (e.key, e.readable, e.writable, false)),
                 wakers,
             );
         }
@@ -367,29 +423,24 @@ impl Reactor {
         }
     }
 
-    /// Whether a wait on the poller would report anything now: the epoll
-    /// file descriptor is readable exactly when some registered source (or
-    /// the poller's own notifier or timer) has an event ready. An error
-    /// answers yes, so that the caller waits and sees it.
-    fn poller_has_events(&self) -> bool {
-        let mut fds = [PollFd::new(&self.poller, PollFlags::IN)];
-        !matches!(poll(&mut fds, Some(&Timespec::default())), Ok(0))
-    }
-
     /// Records the events `(key, readable, writable)` in their sources and
     /// moves the wakers to wake into `out`; events of a source that left
     /// meanwhile are dropped (see [`Slab`]).
-    fn dispatch(&self, events: impl Iterator<Item = (usize, bool, bool)>, out: &mut Vec<Waker>) {
+    fn dispatch(
+        &self,
+        events: impl Iterator<Item = (usize, bool, bool, bool)>,
+        out: &mut Vec<Waker>,
+    ) {
         let slab = lock(&self.sources);
-        for (key, readable, writable) in events {
+        for (key, readable, writable, drainable) in events {
             let Some(source) = slab.get(key) else {
                 continue;
             };
             if readable {
-                source.set_ready(READ, out);
+                source.set_ready(READ, drainable, out);
             }
             if writable {
-                source.set_ready(WRITE, out);
+                source.set_ready(WRITE, false, out);
             }
         }
     }
@@ -418,6 +469,36 @@ impl Reactor {
     }
 }
 
+/// The key `polling` reports its notifier and timerfd under (reserved:
+/// `Poller::add` refuses it).
+const NOTIFY_KEY: u64 = usize::MAX as u64;
+
+/// What every source is registered for: what `polling` registers for
+/// `Event::all` in edge mode (both directions, hang-ups and errors), plus
+/// `EPOLLRDHUP`, so that a read edge tells whether the peer has shut down
+/// (see `source::DRAINABLE`).
+const INTEREST: epoll::EventFlags = epoll::EventFlags::IN
+    .union(epoll::EventFlags::OUT)
+    .union(epoll::EventFlags::HUP)
+    .union(epoll::EventFlags::ERR)
+    .union(epoll::EventFlags::PRI)
+    .union(epoll::EventFlags::RDHUP)
+    .union(epoll::EventFlags::ET);
+
+/// Room for this many events per raw wait (as `polling::Events::new`).
+const RAW_EVENTS: usize = 1024;
+
+/// What `polling` would make of a raw epoll event: `(key, readable,
+/// writable)`, with its own flag sets, and whether the read edge is
+/// drainable (no shutdown or error seen; see `source::DRAINABLE`).
+fn raw_event(flags: epoll::EventFlags, key: usize) -> (usize, bool, bool, bool) {
+    use epoll::EventFlags as E;
+    let readable = flags.intersects(E::IN | E::HUP | E::ERR | E::PRI | E::RDHUP);
+    let writable = flags.intersects(E::OUT | E::HUP | E::ERR);
+    let drainable = !flags.intersects(E::RDHUP | E::HUP | E::ERR);
+    (key, readable, writable, drainable)
+}
+
 /// A duration in nanoseconds, saturating (u64 holds 584 years).
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -440,8 +521,7 @@ pub(crate) mod tests {
         let r = Reactor::try_get().unwrap();
         let before = stats();
         let source = r.insert_io(a.as_fd()).unwrap();
-        // SAFETY: `a` is registered and deleted below before it is closed.
-        unsafe { r.ctl(Ctl::Modify, a.as_fd(), source.key) }.unwrap();
+        r.ctl(Ctl::Modify, a.as_fd(), source.key).unwrap();
         r.remove_io(&source, a.as_fd()).unwrap();
         let after = stats();
         assert_eq!(after.registrations - before.registrations, 1);
@@ -495,12 +575,12 @@ pub(crate) mod tests {
         assert_ne!(new.key, old_key);
         new.clear_readiness(READ, new.ready_tick(READ).unwrap());
         let mut wakers = Vec::new();
-        r.dispatch([(old_key, true, false)].into_iter(), &mut wakers);
+        r.dispatch([(old_key, true, false, false)].into_iter(), &mut wakers);
         assert!(
             new.ready_tick(READ).is_none(),
             "a stale event made it ready"
         );
-        r.dispatch([(new.key, true, false)].into_iter(), &mut wakers);
+        r.dispatch([(new.key, true, false, false)].into_iter(), &mut wakers);
         assert!(new.ready_tick(READ).is_some());
         r.remove_io(&new, b.as_fd()).unwrap();
         for (s, c, _d) in held {

@@ -17,8 +17,15 @@ pub(crate) const WRITE: usize = 1;
 /// The low bit of a direction's state: the kernel said "ready" and nobody has
 /// seen `WouldBlock` since. The other bits count edges (the tick).
 const READY: u64 = 1;
+/// Set with `READY` by an edge whose epoll event said the peer had not shut
+/// down (no `EPOLLRDHUP`, `EPOLLHUP` or `EPOLLERR`): then a short read
+/// proves the buffer ran out, and a FIN arriving later brings an edge of
+/// its own, so the readiness may be cleared without a read that fails with
+/// `WouldBlock`. Edges that went through `Poller::wait`, which hides
+/// `EPOLLRDHUP`, never set it.
+const DRAINABLE: u64 = 2;
 /// What one edge adds to the state.
-const TICK: u64 = 2;
+const TICK: u64 = 4;
 
 /// A file descriptor registered with the reactor for its whole lifetime.
 ///
@@ -130,12 +137,20 @@ impl Source {
         );
     }
 
-    /// Records an edge in `dir` and moves its wakers into `out`.
-    pub(crate) fn set_ready(&self, dir: usize, out: &mut Vec<Waker>) {
+    /// Whether the edge of `tick` allows clearing the readiness after a
+    /// short read (see [`DRAINABLE`]).
+    pub(crate) fn drainable(tick: u64) -> bool {
+        tick & DRAINABLE != 0
+    }
+
+    /// Records an edge in `dir` and moves its wakers into `out`;
+    /// `drainable`: the event showed no shutdown (see [`DRAINABLE`]).
+    pub(crate) fn set_ready(&self, dir: usize, drainable: bool, out: &mut Vec<Waker>) {
         let d = &self.dirs[dir];
+        let mark = if drainable { READY | DRAINABLE } else { READY };
         d.state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                Some(s.wrapping_add(TICK) | READY)
+                Some((s.wrapping_add(TICK) & !DRAINABLE) | mark)
             })
             .ok();
         let mut w = lock(&d.wakers);
@@ -258,11 +273,11 @@ mod tests {
         assert!(source.poll_ready_slot(READ, &mut c, &mut cx).is_pending());
         assert_eq!(c, Some(0), "a freed slot is reused");
         let mut out = Vec::new();
-        source.set_ready(READ, &mut out);
+        source.set_ready(READ, false, &mut out);
         assert_eq!(out.len(), 3, "the poll_* waker and both futures");
         out.drain(..).for_each(Waker::wake);
         assert_eq!(count.0.load(Ordering::Relaxed), 3);
-        source.set_ready(WRITE, &mut out);
+        source.set_ready(WRITE, false, &mut out);
         assert!(out.is_empty(), "nobody waits on the write direction");
     }
 }
