@@ -71,13 +71,19 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         rustix::io::ioctl_fionbio(io.as_fd(), true)?;
-        Async::new_nonblocking(io)
+        Async::register(io, false)
     }
 
-    /// Registers `io`, which the caller made non-blocking already (say, a
-    /// socket created or accepted with `SOCK_NONBLOCK`): no `FIONBIO`.
-    pub(crate) fn new_nonblocking(io: T) -> io::Result<Async<T>> {
-        let source = Reactor::try_get()?.insert_io(io.as_fd())?;
+    /// Registers `io`, a TCP or Unix stream socket that the caller made
+    /// non-blocking already (created or accepted with `SOCK_NONBLOCK`): no
+    /// `FIONBIO`, and a short read may end the reading.
+    pub(crate) fn new_stream(io: T) -> io::Result<Async<T>> {
+        Async::register(io, true)
+    }
+
+    /// Registers `io` (non-blocking); see [`Source::byte_stream`].
+    fn register(io: T, byte_stream: bool) -> io::Result<Async<T>> {
+        let source = Reactor::try_get()?.insert_io(io.as_fd(), byte_stream)?;
         Ok(Async {
             source,
             io: Some(io),
@@ -271,8 +277,8 @@ impl<T: AsFd> Async<T> {
     /// tells), so the next call waits for the kernel's edge instead of
     /// paying for a syscall that fails with `WouldBlock`. Writes pass
     /// "fewer bytes than offered" (the send buffer is full). Reads pass
-    /// "fewer bytes than asked for, on an edge that showed no shutdown"
-    /// ([`short_read`]): sockets are registered with `EPOLLRDHUP`, so a FIN
+    /// "fewer bytes than asked for, from a stream socket, on an edge that
+    /// showed no shutdown" ([`short_read`]): sockets are registered with `EPOLLRDHUP`, so a FIN
     /// that came with the last data is seen on the edge itself, and one that
     /// comes later brings an edge of its own.
     fn poll_io<R>(
@@ -338,7 +344,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        let short = short_read(buf.len());
+        let short = short_read(source, buf.len());
         Self::poll_io(source, READ, cx, || io.read(buf), short)
     }
 }
@@ -354,7 +360,7 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        let short = short_read(buf.len());
+        let short = short_read(&this.source, buf.len());
         Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf), short)
     }
 }
@@ -410,12 +416,14 @@ where
     }
 }
 
-/// The `short` test of reads into a buffer of `len` bytes: fewer bytes than
-/// asked for prove the kernel's buffer ran out, but only an edge whose
-/// event showed no shutdown may be cleared on that proof (a FIN that came
-/// with the data gives no further edge; see `source::DRAINABLE`).
-fn short_read(len: usize) -> impl Fn(&usize, u64) -> bool {
-    move |&n, tick| n < len && Source::drainable(tick)
+/// The `short` test of reads from `source` into a buffer of `len` bytes:
+/// on a byte stream, fewer bytes than asked for prove the kernel's buffer
+/// ran out, but only an edge whose event showed no shutdown may be cleared
+/// on that proof (a FIN that came with the data gives no further edge; see
+/// `source::DRAINABLE`). On anything else, only `WouldBlock` proves it.
+fn short_read(source: &Source, len: usize) -> impl Fn(&usize, u64) -> bool {
+    let byte_stream = source.byte_stream;
+    move |&n, tick| byte_stream && n < len && Source::drainable(tick)
 }
 
 /// Waits for readiness through the direction's single `poll_*` waker slot,

@@ -224,16 +224,21 @@ impl Reactor {
         REACTOR.get()
     }
 
-    /// Registers `fd` once, edge-triggered, for both directions.
+    /// Registers `fd` once, edge-triggered, for both directions;
+    /// `byte_stream` as in [`Source::byte_stream`].
     ///
     /// The `epoll_ctl` happens outside the `sources` lock, which the driver
     /// needs on every turn. The source is in the table before the kernel
     /// knows the descriptor, so no event of it is dropped.
-    pub(crate) fn insert_io(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+    pub(crate) fn insert_io(
+        &self,
+        fd: BorrowedFd<'_>,
+        byte_stream: bool,
+    ) -> io::Result<Arc<Source>> {
         let source = {
             let mut slab = lock(&self.sources);
             let key = slab.alloc();
-            let source = Arc::new(Source::new(fd.as_raw_fd(), key));
+            let source = Arc::new(Source::new(fd.as_raw_fd(), key, byte_stream));
             slab.entries[key & SLOT_MASK] = Some(source.clone());
             source
         };
@@ -520,7 +525,7 @@ pub(crate) mod tests {
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         let r = Reactor::try_get().unwrap();
         let before = stats();
-        let source = r.insert_io(a.as_fd()).unwrap();
+        let source = r.insert_io(a.as_fd(), false).unwrap();
         r.ctl(Ctl::Modify, a.as_fd(), source.key).unwrap();
         r.remove_io(&source, a.as_fd()).unwrap();
         let after = stats();
@@ -555,20 +560,20 @@ pub(crate) mod tests {
         let r = Reactor::try_get().unwrap();
         let (a, _a_peer) = std::os::unix::net::UnixStream::pair().unwrap();
         let (b, _b_peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let old = r.insert_io(a.as_fd()).unwrap();
+        let old = r.insert_io(a.as_fd(), false).unwrap();
         let old_key = old.key;
         r.remove_io(&old, a.as_fd()).unwrap();
         // Take slots until one is the old source's (other tests' sources
         // may take it first), then deliver the old source's event.
         let mut held = Vec::new();
         let new = loop {
-            let s = r.insert_io(b.as_fd()).unwrap();
+            let s = r.insert_io(b.as_fd(), false).unwrap();
             if s.key & SLOT_MASK == old_key & SLOT_MASK {
                 break s;
             }
             r.remove_io(&s, b.as_fd()).unwrap();
             let (c, d) = std::os::unix::net::UnixStream::pair().unwrap();
-            let s = r.insert_io(c.as_fd()).unwrap();
+            let s = r.insert_io(c.as_fd(), false).unwrap();
             held.push((s, c, d));
             assert!(held.len() < 10_000, "the old slot never came back");
         };

@@ -40,6 +40,12 @@ pub(crate) struct Source {
     /// that deregistering any other source need not look there. It sits in
     /// what would otherwise be padding after `fd`.
     pub(crate) has_spare: AtomicBool,
+    /// Whether this is a TCP or Unix stream socket, where a read returns as
+    /// many bytes as are buffered, up to the buffer's size: only then does
+    /// a short read prove the kernel's buffer empty (a datagram, a
+    /// `SOCK_SEQPACKET` message or a terminal line ends a read early). Also
+    /// in padding.
+    pub(crate) byte_stream: bool,
     /// The key the poller reports events under.
     pub(crate) key: usize,
     /// Read and write state, indexed by [`READ`] and [`WRITE`].
@@ -92,7 +98,7 @@ struct Slots {
 impl Source {
     /// A source that starts out ready in both directions: the first operation
     /// is tried, and a `WouldBlock` then waits for the kernel's first edge.
-    pub(crate) fn new(fd: RawFd, key: usize) -> Source {
+    pub(crate) fn new(fd: RawFd, key: usize, byte_stream: bool) -> Source {
         let dir = || Direction {
             state: AtomicU64::new(READY),
             reported: AtomicU64::new(READY),
@@ -101,6 +107,7 @@ impl Source {
         Source {
             fd,
             has_spare: AtomicBool::new(false),
+            byte_stream,
             key,
             dirs: [dir(), dir()],
         }
@@ -262,7 +269,7 @@ mod tests {
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
-        let source = Source::new(-1, 0);
+        let source = Source::new(-1, 0, false);
         source.clear_readiness(READ, source.ready_tick(READ).unwrap());
         assert!(source.poll_ready(READ, &mut cx).is_pending());
         let (mut a, mut b, mut c) = (None, None, None);

@@ -57,7 +57,7 @@ impl Async<TcpListener> {
         let addr = addr
             .and_then(|a| SocketAddr::try_from(a).ok())
             .ok_or_else(|| io::Error::other("accept gave no IP address for the peer"))?;
-        Ok((Async::new_nonblocking(TcpStream::from(fd))?, addr))
+        Ok((Async::new_stream(TcpStream::from(fd))?, addr))
     }
 
     /// A stream of incoming connections; errors (such as `EMFILE`) are
@@ -77,7 +77,7 @@ impl Async<TcpListener> {
     /// ```
     pub fn incoming(&self) -> impl Stream<Item = io::Result<Async<TcpStream>>> + Send + Unpin + '_ {
         futures_lite::StreamExt::map(self.incoming_with(accept_nonblocking), |r| {
-            r.and_then(|(fd, _)| Async::new_nonblocking(TcpStream::from(fd)))
+            r.and_then(|(fd, _)| Async::new_stream(TcpStream::from(fd)))
         })
     }
 }
@@ -118,7 +118,7 @@ impl Async<TcpStream> {
         )?;
         start_connect(&fd, &addr)?;
         // Created non-blocking above: no FIONBIO needed.
-        let stream = Async::new_nonblocking(TcpStream::from(fd))?;
+        let stream = Async::new_stream(TcpStream::from(fd))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;

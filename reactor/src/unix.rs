@@ -50,7 +50,7 @@ impl Async<UnixListener> {
     pub async fn accept(&self) -> io::Result<(Async<UnixStream>, SocketAddr)> {
         let (fd, addr) = self.accept_with(accept_nonblocking).await?;
         let addr = std_addr(addr)?;
-        Ok((Async::new_nonblocking(UnixStream::from(fd))?, addr))
+        Ok((Async::new_stream(UnixStream::from(fd))?, addr))
     }
 
     /// A stream of incoming connections; errors are yielded and the stream
@@ -74,7 +74,7 @@ impl Async<UnixListener> {
         &self,
     ) -> impl Stream<Item = io::Result<Async<UnixStream>>> + Send + Unpin + '_ {
         futures_lite::StreamExt::map(self.incoming_with(accept_nonblocking), |r| {
-            r.and_then(|(fd, _)| Async::new_nonblocking(UnixStream::from(fd)))
+            r.and_then(|(fd, _)| Async::new_stream(UnixStream::from(fd)))
         })
     }
 }
@@ -129,7 +129,7 @@ impl Async<UnixStream> {
         )?;
         start_connect(&fd, &addr)?;
         // Created non-blocking above: no FIONBIO needed.
-        let stream = Async::new_nonblocking(UnixStream::from(fd))?;
+        let stream = Async::new_stream(UnixStream::from(fd))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;
@@ -143,7 +143,9 @@ impl Async<UnixStream> {
     /// ```
     pub fn pair() -> io::Result<(Async<UnixStream>, Async<UnixStream>)> {
         let (a, b) = UnixStream::pair()?;
-        Ok((Async::new(a)?, Async::new(b)?))
+        a.set_nonblocking(true)?;
+        b.set_nonblocking(true)?;
+        Ok((Async::new_stream(a)?, Async::new_stream(b)?))
     }
 }
 
