@@ -7,9 +7,35 @@
 use std::fs;
 use std::io;
 
-/// The CPU time (user + system, every thread, dead ones included) that
-/// process `pid` has used, in microseconds.
-pub fn cpu_micros(pid: u32) -> io::Result<u64> {
+/// CPU time in microseconds, split as the kernel accounts it: `user` is the
+/// program's own code (the runtime and the server), `system` the kernel
+/// working for it (the TCP stack, epoll, ...).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// In the process's own code.
+    pub user: u64,
+    /// In the kernel, on the process's behalf.
+    pub system: u64,
+}
+
+impl CpuTime {
+    /// User and system time together.
+    pub fn total(self) -> u64 {
+        self.user + self.system
+    }
+
+    /// The time used between `earlier` and this reading.
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// The CPU time (every thread, dead ones included) that process `pid` has
+/// used.
+pub fn cpu_time(pid: u32) -> io::Result<CpuTime> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields after it never do.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -21,8 +47,11 @@ pub fn cpu_micros(pid: u32) -> io::Result<u64> {
             .ok_or_else(|| io::Error::other(format!("malformed /proc/{pid}/stat")))
     };
     // utime and stime are fields 14 and 15 of stat(5); field 3 is index 0 here.
-    let total = ticks(11)? + ticks(12)?;
-    Ok(total * 1_000_000 / clock_ticks_per_second())
+    let micros = |t: u64| t * 1_000_000 / clock_ticks_per_second();
+    Ok(CpuTime {
+        user: micros(ticks(11)?),
+        system: micros(ticks(12)?),
+    })
 }
 
 /// The resident set size of process `pid`, in KiB.
@@ -95,7 +124,7 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(rss_kib(pid).expect("rss") > 0);
-        cpu_micros(pid).expect("cpu");
+        cpu_time(pid).expect("cpu");
         let threads = thread_switches(pid).expect("threads");
         assert!(threads.iter().any(|t| t.tid == pid));
     }

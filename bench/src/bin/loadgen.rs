@@ -183,7 +183,7 @@ fn echo(args: &Args) -> io::Result<String> {
         poller.wait(&mut events, Some(Duration::from_millis(50)))?;
         let now = Instant::now();
         if cpu_start.is_none() && now >= measure_from {
-            cpu_start = Some((procfs::cpu_micros(args.pid)?, now));
+            cpu_start = Some((procfs::cpu_time(args.pid)?, now));
         }
         if now >= end {
             break;
@@ -209,7 +209,7 @@ fn echo(args: &Args) -> io::Result<String> {
     }
     let (cpu_before, measured_from) =
         cpu_start.ok_or(io::Error::other("the run ended before it began"))?;
-    let cpu = procfs::cpu_micros(args.pid)? - cpu_before;
+    let cpu = procfs::cpu_time(args.pid)?.since(cpu_before);
     let rss = procfs::rss_kib(args.pid)?;
     let secs = measured_from.elapsed().as_secs_f64();
     for conn in &conns {
@@ -217,10 +217,12 @@ fn echo(args: &Args) -> io::Result<String> {
     }
     latencies.sort_unstable();
     Ok(format!(
-        "messages={} secs={secs:.3} p50_us={:.1} p99_us={:.1} server_cpu_us={cpu} server_rss_kib={rss}",
+        "messages={} secs={secs:.3} p50_us={:.1} p99_us={:.1} server_cpu_us={} server_user_us={} server_rss_kib={rss}",
         latencies.len(),
         stats::percentile(&latencies, 50.0) as f64 / 1000.0,
         stats::percentile(&latencies, 99.0) as f64 / 1000.0,
+        cpu.total(),
+        cpu.user,
     ))
 }
 

@@ -40,6 +40,11 @@ fn metrics() -> Vec<Metric> {
             targets: vec![Target::peer_at_most(0.9), Target::reference_at_most(1.15)],
         },
         Metric {
+            name: "of which user µs/message",
+            better: Better::Lower,
+            targets: vec![],
+        },
+        Metric {
             name: "server RSS MiB",
             better: Better::Lower,
             targets: vec![],
@@ -96,6 +101,7 @@ fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
         field(&line, "p50_us")?,
         field(&line, "p99_us")?,
         field(&line, "server_cpu_us")? / messages,
+        field(&line, "server_user_us")? / messages,
         field(&line, "server_rss_kib")? / 1024.0,
     ])
 }

@@ -37,6 +37,11 @@ fn metrics() -> Vec<Metric> {
             better: Better::Lower,
             targets: vec![Target::peer_at_most(0.9)],
         },
+        Metric {
+            name: "of which user µs/request",
+            better: Better::Lower,
+            targets: vec![],
+        },
     ]
 }
 
@@ -60,7 +65,7 @@ pub fn http(options: &Options) -> Vec<Row> {
 
 fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
     let server = Server::start(flavor, "http", &[])?;
-    let cpu_before = procfs::cpu_micros(server.pid())?;
+    let cpu_before = procfs::cpu_time(server.pid())?;
     let output = Command::new("wrk")
         .args([
             "-t1",
@@ -70,7 +75,7 @@ fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
         ])
         .arg(format!("http://{}/", server.addr))
         .output()?;
-    let cpu = procfs::cpu_micros(server.pid())? - cpu_before;
+    let cpu = procfs::cpu_time(server.pid())?.since(cpu_before);
     let report = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() || report.contains("Socket errors") {
         return Err(io::Error::other(format!("wrk: {report}")));
@@ -80,7 +85,8 @@ fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
         wrk_number(&report, "Requests/sec:")?,
         wrk_micros(&report, "50%")?,
         wrk_micros(&report, "99%")?,
-        cpu as f64 / requests,
+        cpu.total() as f64 / requests,
+        cpu.user as f64 / requests,
     ])
 }
 
