@@ -28,7 +28,7 @@ use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, fence, loc
 const EMPTY: u8 = 0;
 /// Asleep on the thread parker; wake with `Thread::unpark`.
 const PARKED_THREAD: u8 = 1;
-/// Asleep in `Poller::wait`; wake with `Poller::notify`.
+/// Asleep in the poller; wake with the reactor's notify (an eventfd write).
 const PARKED_REACTOR: u8 = 2;
 /// Unparked; the next (or current) park returns.
 const NOTIFIED: u8 = 3;
@@ -284,7 +284,7 @@ fn drive(reactor: &Reactor, driver: &mut Driver, inner: &Inner, deadline: Option
         deadline.map(|d| d.saturating_duration_since(Instant::now()))
     };
     // Back to EMPTY before waking anyone, so wakes of our own tasks cost no
-    // `Poller::notify`.
+    // notify.
     reactor.turn(driver, wait, || {
         if !cfg!(bureau_loom_broken = "parker_empty_after_wakes") {
             inner.state.store(EMPTY, Ordering::Release);

@@ -2,26 +2,28 @@
 //! sources, the timer queue, and one "turn" that waits in the kernel and
 //! wakes whatever became ready.
 //!
-//! `polling` owns the epoll instance, its notifier and the timerfd of timed
-//! waits. Two things go to that epoll descriptor directly, because
-//! `polling` cannot express them, or not cheaply: registrations also ask for
-//! `EPOLLRDHUP`, and a wait with no timeout (or a zero one) is one
-//! `epoll_pwait` instead of `Poller::wait`'s five system calls. When such a
-//! wait reports `polling`'s own key, `Poller::wait` gets a non-blocking turn
-//! to clear and re-arm its notifier.
+//! `polling` owns the epoll instance and the timerfd of timed waits. Three
+//! things go to that epoll descriptor directly, because `polling` cannot
+//! express them, or not cheaply: registrations also ask for `EPOLLRDHUP`; a
+//! wait with no timeout (or a zero one) is one `epoll_pwait` instead of
+//! `Poller::wait`'s five system calls; and the driver is interrupted through
+//! an eventfd of our own, registered edge-triggered, so a wake is one
+//! `write` and needs no reset. When a direct wait reports `polling`'s own
+//! key (its timerfd, still armed by an earlier timed wait), `Poller::wait`
+//! gets a non-blocking turn to disarm it.
 //!
 //! It must never poll a future or know about tasks: it only wakes `Waker`s.
 //! Who may wait in the poller, and when, is decided in `parker.rs`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use polling::{Events, Poller};
-use rustix::event::{Timespec, epoll};
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 
 use crate::source::{READ, Source, WRITE, lock};
 use crate::timer_queue::{TimerId, TimerQueue};
@@ -38,7 +40,7 @@ pub struct Stats {
     /// Blocking waits in the poller: calls to `Poller::wait` (each costs
     /// several syscalls on Linux) and untimed `epoll_pwait`s.
     pub waits: u64,
-    /// Calls to `Poller::notify` made to interrupt a waiting driver.
+    /// Wakes sent to interrupt a waiting driver (one eventfd write each).
     pub notifies: u64,
     /// Registrations (`Poller::add`): one per `Async` over its lifetime.
     pub registrations: u64,
@@ -98,6 +100,9 @@ static REACTOR: OnceLock<Reactor> = OnceLock::new();
 /// The reactor shared by every thread of the process.
 pub(crate) struct Reactor {
     poller: Poller,
+    /// Interrupts a wait: an eventfd registered edge-triggered under
+    /// [`WAKE_KEY`]. Every write makes a new edge, so it is never read.
+    waker: OwnedFd,
     /// Registered sources by key.
     sources: Mutex<Slab>,
     /// Pending timers and what the driver currently waits for.
@@ -188,7 +193,7 @@ impl Slab {
 #[derive(Default)]
 struct Timers {
     queue: TimerQueue,
-    /// Whether the driver is inside `Poller::wait`, and until when at most.
+    /// Whether the driver waits in the poller, and until when at most.
     /// A timer inserted with an earlier deadline must interrupt it.
     waiting: Option<Option<Instant>>,
 }
@@ -201,9 +206,14 @@ impl Reactor {
             return Ok(r);
         }
         let poller = Poller::new()?;
-        // If another thread won the race, this poller is simply dropped.
+        let waker = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        let data = epoll::EventData::new_u64(WAKE_KEY);
+        let edge = epoll::EventFlags::IN | epoll::EventFlags::ET;
+        epoll::add(&poller, &waker, data, edge)?;
+        // If another thread won the race, these are simply dropped.
         Ok(REACTOR.get_or_init(|| Reactor {
             poller,
+            waker,
             sources: Mutex::new(Slab::default()),
             timers: Mutex::new(Timers::default()),
             driver: Mutex::new(Driver {
@@ -320,12 +330,18 @@ impl Reactor {
         drop(waker);
     }
 
-    /// Interrupts the current (or next) `Poller::wait`.
+    /// Interrupts the current (or next) wait in the poller.
     pub(crate) fn notify(&self) {
         self.counters.notifies.fetch_add(1, Ordering::Relaxed);
-        // A failed eventfd write leaves the driver to its timeout; there is
-        // nobody to report it to.
-        let _ = self.poller.notify();
+        let one = 1u64.to_ne_bytes();
+        // `EAGAIN` only if the counter is about to overflow, after 2^64 - 2
+        // wakes: reset it and write again. Any other failure leaves the
+        // driver to its timeout; there is nobody to report it to.
+        if rustix::io::write(&self.waker, &one) == Err(rustix::io::Errno::AGAIN) {
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(&self.waker, &mut count);
+            let _ = rustix::io::write(&self.waker, &one);
+        }
     }
 
     /// Tries to become the driver.
@@ -386,10 +402,10 @@ impl Reactor {
             // An error (EINTR) leaves the buffer empty; the callers' loops
             // come back, so it is not fatal.
             let _ = epoll::wait(&self.poller, rustix::buffer::spare_capacity(raw), t);
-            // The poller's notifier (and timerfd) report under the
-            // poller's reserved key, registered oneshot: only
-            // `Poller::wait` clears and re-arms them (and resets the flag
-            // behind `Poller::notify`), so let it, without blocking.
+            // `polling`'s timerfd (and notifier, which nothing here uses)
+            // report under its reserved key, registered oneshot: only
+            // `Poller::wait` disarms and re-arms them, so let it, without
+            // blocking.
             if raw.iter().any(|e| e.data.u64() == NOTIFY_KEY) {
                 let _ = self.poller.wait(events, Some(Duration::ZERO));
             }
@@ -438,6 +454,10 @@ impl Reactor {
     ) {
         let slab = lock(&self.sources);
         for (key, readable, writable, drainable) in events {
+            // The waker's edge has done its work by ending the wait.
+            if key as u64 == WAKE_KEY {
+                continue;
+            }
             let Some(source) = slab.get(key) else {
                 continue;
             };
@@ -473,6 +493,10 @@ impl Reactor {
             .is_some_and(|d| nanos(d) <= self.expired_through.load(Ordering::Acquire))
     }
 }
+
+/// The key of [`Reactor::waker`]. Slab keys never reach it (it would take
+/// 2^32 - 2 sources at once).
+const WAKE_KEY: u64 = usize::MAX as u64 - 1;
 
 /// The key `polling` reports its notifier and timerfd under (reserved:
 /// `Poller::add` refuses it).
