@@ -4,12 +4,13 @@
 //! It must never block the thread: connecting goes through a non-blocking
 //! socket and waits for writability, not through `std`'s blocking connect.
 
+use std::ffi::c_int;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use futures_lite::Stream;
-use rustix::net::{AddressFamily, SocketAddrAny, SocketFlags, SocketType};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::async_io::Async;
 
@@ -18,9 +19,8 @@ use crate::async_io::Async;
 /// of connects overflows: the kernel drops their SYNs and the clients retry
 /// only a second later. Calling `listen` again on a listening socket changes
 /// nothing but the backlog; the kernel caps -1 at its maximum.
-pub(crate) fn widen_backlog(listener: impl std::os::fd::AsFd) -> io::Result<()> {
-    rustix::net::listen(listener, -1)?;
-    Ok(())
+pub(crate) fn widen_backlog(listener: impl AsFd) -> io::Result<()> {
+    SockRef::from(&listener).listen(-1)
 }
 
 impl Async<TcpListener> {
@@ -55,7 +55,7 @@ impl Async<TcpListener> {
     pub async fn accept(&self) -> io::Result<(Async<TcpStream>, SocketAddr)> {
         let (fd, addr) = self.accept_with(accept_nonblocking).await?;
         let addr = addr
-            .and_then(|a| SocketAddr::try_from(a).ok())
+            .as_socket()
             .ok_or_else(|| io::Error::other("accept gave no IP address for the peer"))?;
         Ok((Async::new_stream(TcpStream::from(fd))?, addr))
     }
@@ -84,13 +84,17 @@ impl Async<TcpListener> {
 
 /// Accepts a connection that is non-blocking and close-on-exec from the
 /// start (`accept4`), so registering it needs no `FIONBIO`.
-pub(crate) fn accept_nonblocking(
-    listener: &impl AsFd,
-) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
-    Ok(rustix::net::acceptfrom_with(
-        listener,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-    )?)
+pub(crate) fn accept_nonblocking(listener: &impl AsFd) -> io::Result<(Socket, SockAddr)> {
+    // socket2 spells `SOCK_NONBLOCK | SOCK_CLOEXEC` only as type bits.
+    let flags = c_int::from(Type::from(0).nonblocking().cloexec());
+    SockRef::from(listener).accept4(flags)
+}
+
+/// A socket of `domain` and `ty` that is non-blocking and close-on-exec
+/// from the start, in the one `socket` call, so registering it needs no
+/// `FIONBIO`.
+pub(crate) fn nonblocking_socket(domain: Domain, ty: Type) -> io::Result<Socket> {
+    Socket::new_raw(domain, ty.nonblocking().cloexec(), None)
 }
 
 impl Async<TcpStream> {
@@ -106,19 +110,10 @@ impl Async<TcpStream> {
     /// ```
     pub async fn connect<A: Into<SocketAddr>>(addr: A) -> io::Result<Async<TcpStream>> {
         let addr = addr.into();
-        let family = match addr {
-            SocketAddr::V4(_) => AddressFamily::INET,
-            SocketAddr::V6(_) => AddressFamily::INET6,
-        };
-        let fd = rustix::net::socket_with(
-            family,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
-        start_connect(&fd, &addr)?;
+        let socket = nonblocking_socket(Domain::for_address(addr), Type::STREAM)?;
+        start_connect(&socket, &addr.into())?;
         // Created non-blocking above: no FIONBIO needed.
-        let stream = Async::new_stream(TcpStream::from(fd))?;
+        let stream = Async::new_stream(TcpStream::from(socket))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;
@@ -127,13 +122,10 @@ impl Async<TcpStream> {
 }
 
 /// Starts a non-blocking connect: done or in progress is fine.
-pub(crate) fn start_connect(
-    fd: &OwnedFd,
-    addr: &impl rustix::net::addr::SocketAddrArg,
-) -> io::Result<()> {
-    match rustix::net::connect(fd, addr) {
-        Ok(()) | Err(rustix::io::Errno::INPROGRESS) => Ok(()),
-        Err(e) => Err(e.into()),
+pub(crate) fn start_connect(socket: &Socket, addr: &SockAddr) -> io::Result<()> {
+    match socket.connect(addr) {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => Ok(()),
+        other => other,
     }
 }
 

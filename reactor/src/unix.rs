@@ -10,10 +10,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use futures_lite::Stream;
-use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::io::Errno;
+use socket2::{Domain, SockAddr, Type};
 
 use crate::async_io::Async;
-use crate::tcp::{accept_nonblocking, connected, start_connect, widen_backlog};
+use crate::tcp::{accept_nonblocking, connected, nonblocking_socket, start_connect, widen_backlog};
 
 impl Async<UnixListener> {
     /// Binds a listener to the socket file `path`.
@@ -81,17 +82,14 @@ impl Async<UnixListener> {
 
 /// The peer address `accept4` reported, as std's type: a path, an abstract
 /// name, or (the usual case: the client did not bind) unnamed.
-fn std_addr(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
+fn std_addr(addr: SockAddr) -> io::Result<SocketAddr> {
     use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::ffi::OsStrExt;
-    if let Some(unix) = addr.and_then(|a| SocketAddrUnix::try_from(a).ok()) {
-        if let Some(path) = unix.path_bytes() {
-            return SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(path));
-        }
-        // An empty abstract name is what an unnamed peer reads as.
-        if let Some(name) = unix.abstract_name().filter(|n| !n.is_empty()) {
-            return SocketAddr::from_abstract_name(name);
-        }
+    if let Some(path) = addr.as_pathname() {
+        return SocketAddr::from_pathname(path);
+    }
+    // An empty abstract name is what an unnamed peer reads as.
+    if let Some(name) = addr.as_abstract_namespace().filter(|n| !n.is_empty()) {
+        return SocketAddr::from_abstract_name(name);
     }
     unnamed_addr()
 }
@@ -107,6 +105,24 @@ fn unnamed_addr() -> io::Result<SocketAddr> {
     Ok(UNNAMED.get_or_init(|| a).clone())
 }
 
+/// The address of the socket file `path`, as rustix made it from a C
+/// string: a path with a NUL in it is `EINVAL` (so `"\0name"` names no
+/// abstract socket), one too long `ENAMETOOLONG`, and the empty path the
+/// empty abstract name. Unlike rustix, socket2 (like std) wants room for
+/// the terminating NUL, so a path of exactly 108 bytes is now too long.
+fn path_addr(path: &Path) -> io::Result<SockAddr> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err(Errno::INVAL.into());
+    }
+    if bytes.is_empty() {
+        // socket2 would make it unnamed (`EINVAL` from connect).
+        return SockAddr::unix("\0");
+    }
+    SockAddr::unix(path).map_err(|_| Errno::NAMETOOLONG.into())
+}
+
 impl Async<UnixStream> {
     /// Connects to the socket file `path` without blocking the thread.
     ///
@@ -120,16 +136,11 @@ impl Async<UnixStream> {
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixStream>> {
-        let addr = SocketAddrUnix::new(path.as_ref())?;
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
-        start_connect(&fd, &addr)?;
+        let addr = path_addr(path.as_ref())?;
+        let socket = nonblocking_socket(Domain::UNIX, Type::STREAM)?;
+        start_connect(&socket, &addr)?;
         // Created non-blocking above: no FIONBIO needed.
-        let stream = Async::new_stream(UnixStream::from(fd))?;
+        let stream = Async::new_stream(UnixStream::from(socket))?;
         stream
             .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
             .await?;

@@ -121,6 +121,32 @@ fn connecting_to_a_closed_port_is_an_error() {
     });
 }
 
+/// A Unix path is taken as a C string: a NUL in it is an error (a leading
+/// one reaches no abstract socket), as is a path too long for `sun_path`;
+/// the empty path reaches no one.
+#[test]
+fn unix_connect_takes_the_path_as_a_c_string() {
+    use rustix::io::Errno;
+    use std::os::linux::net::SocketAddrExt;
+    bounded(10, || {
+        let error = |p: &str| {
+            let r = block_on(Async::<UnixStream>::connect(p));
+            r.unwrap_err().raw_os_error()
+        };
+        let name = format!("bureau-reactor-abstract-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+        let _l = UnixListener::bind_addr(&addr).unwrap();
+        assert_eq!(
+            error(&format!("\0{name}")),
+            Some(Errno::INVAL.raw_os_error())
+        );
+        assert_eq!(error("/tmp/a\0b"), Some(Errno::INVAL.raw_os_error()));
+        let long = format!("/tmp/{}", "x".repeat(200));
+        assert_eq!(error(&long), Some(Errno::NAMETOOLONG.raw_os_error()));
+        assert_eq!(error(""), Some(Errno::CONNREFUSED.raw_os_error()));
+    });
+}
+
 #[test]
 fn eof_after_the_peer_shuts_down_writing() {
     bounded(10, || {
@@ -480,7 +506,9 @@ fn a_short_write_waits_for_the_kernel_instead_of_failing_the_next_write() {
     bounded(20, || {
         let (a, mut b) = UnixStream::pair().unwrap();
         // A small send buffer, so that every large write is short.
-        rustix::net::sockopt::set_socket_send_buffer_size(&a, 32 * 1024).unwrap();
+        socket2::SockRef::from(&a)
+            .set_send_buffer_size(32 * 1024)
+            .unwrap();
         let total = 16 * 1024 * 1024;
         let reader = std::thread::spawn(move || {
             let mut buf = vec![0; 16 * 1024];
