@@ -278,9 +278,9 @@ impl<T: AsFd> Async<T> {
     /// paying for a syscall that fails with `WouldBlock`. Writes pass
     /// "fewer bytes than offered" (the send buffer is full). Reads pass
     /// "fewer bytes than asked for, from a stream socket, on an edge that
-    /// showed no shutdown" ([`short_read`]): sockets are registered with `EPOLLRDHUP`, so a FIN
-    /// that came with the last data is seen on the edge itself, and one that
-    /// comes later brings an edge of its own.
+    /// showed no shutdown" ([`short_read`]): sockets are registered with
+    /// `EPOLLRDHUP`, so a FIN that came with the last data is seen on the
+    /// edge itself, and one that comes later brings an edge of its own.
     fn poll_io<R>(
         source: &Source,
         dir: usize,

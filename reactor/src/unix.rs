@@ -108,8 +108,8 @@ fn unnamed_addr() -> io::Result<SocketAddr> {
 /// The address of the socket file `path`, as rustix made it from a C
 /// string: a path with a NUL in it is `EINVAL` (so `"\0name"` names no
 /// abstract socket), one too long `ENAMETOOLONG`, and the empty path the
-/// empty abstract name. Unlike rustix, socket2 (like std) wants room for
-/// the terminating NUL, so a path of exactly 108 bytes is now too long.
+/// empty abstract name. socket2 (like std) wants room for the terminating
+/// NUL, so a path of exactly 108 bytes is too long.
 fn path_addr(path: &Path) -> io::Result<SockAddr> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
