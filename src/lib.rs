@@ -10,13 +10,13 @@ pub mod net;
 mod runtime;
 
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
-pub use runtime::{block_on, spawn};
+pub use runtime::{block_on, spawn, unblock};
 
 pub use bureau_reactor::{Async, TimedOut, Timer, timeout};
 
 pub use futures_lite::{future, io, prelude, stream};
 
-pub use bureau_blocking::{Unblock, unblock};
+pub use bureau_blocking::Unblock;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

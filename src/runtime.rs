@@ -1,6 +1,6 @@
 //! Where the executor, the reactor and the pool meet: [`block_on`] runs this
-//! thread's executor and parks it in the reactor, and [`spawn`] puts a task
-//! on that executor.
+//! thread's executor and parks it in the reactor, [`spawn`] puts a task on
+//! that executor, and [`unblock`] gives the pool's tasks the same type.
 //!
 //! Each thread has one executor, created on first use and kept for the
 //! thread's life, so tasks spawned in one `block_on` go on running in the
@@ -75,6 +75,39 @@ pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
         );
     }
     EXECUTOR.with(|executor| executor.spawn(future))
+}
+
+/// Runs the blocking function `f` on the thread pool and returns a task that
+/// completes with its result, without blocking the loop's thread.
+///
+/// Threads start on demand up to 500 at once, or `BUREAU_MAX_THREADS`; a
+/// value there that is not a positive integer panics at first use. A panic
+/// in `f` resurfaces where the task is awaited. Dropping the task before a
+/// thread picks the job up means `f` never runs. The task has the same type
+/// as one from [`spawn`], so the two can be kept side by side.
+///
+/// # Examples
+///
+/// ```
+/// let tasks = bureau::block_on(async {
+///     let tasks = vec![
+///         bureau::spawn(async { 1 }),
+///         bureau::unblock(|| 2), // a blocking call would go here
+///     ];
+///     let mut sum = 0;
+///     for task in tasks {
+///         sum += task.await;
+///     }
+///     sum
+/// });
+/// assert_eq!(tasks, 3);
+/// ```
+pub fn unblock<T, F>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Task::from(bureau_blocking::unblock(f))
 }
 
 /// Marks this thread as inside [`block_on`] while it lives.

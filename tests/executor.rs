@@ -504,6 +504,26 @@ fn local_executor_run_drives_tasks_inside_another_executor() {
 }
 
 #[test]
+fn a_sleeping_run_is_woken_by_a_wake_from_its_own_thread() {
+    let out = bounded(10, || {
+        block_on(async {
+            let inner = LocalExecutor::new();
+            let (tx, rx) = async_oneshot();
+            let waiting = inner.spawn(rx);
+            // Runs on the outer executor, on the same thread, once `run`
+            // below has found nothing to do and gone to sleep.
+            spawn(async move {
+                yield_now().await;
+                tx.set(9);
+            })
+            .detach();
+            inner.run(waiting).await
+        })
+    });
+    assert_eq!(out, 9);
+}
+
+#[test]
 fn dropping_an_executor_drops_its_unfinished_tasks() {
     bounded(10, || {
         let dropped = Rc::new(Cell::new(0));

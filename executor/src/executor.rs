@@ -8,11 +8,12 @@
 
 use crate::active::Active;
 use crate::park::{Park, Unpark};
-use crate::queue::{FAIRNESS_BATCH, RunQueue};
+use crate::queue::{FAIRNESS_BATCH, RunQueue, Runnable};
 use crate::sleep::Sleeper;
 use crate::sync::Arc;
 use crate::sync::{AtomicBool, Ordering};
-use async_task::{Builder, Runnable};
+use crate::task::Task;
+use async_task::Builder;
 use futures_lite::future::{self, FutureExt};
 use pin_project_lite::pin_project;
 use std::cell::RefCell;
@@ -22,24 +23,6 @@ use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
-
-/// A handle to a spawned task, and a future that resolves to its output.
-///
-/// Dropping a `Task` cancels it; [`Task::detach`](async_task::Task::detach)
-/// lets it run on unobserved; [`Task::cancel`](async_task::Task::cancel)
-/// cancels it and returns its output if it had already finished. A panic
-/// inside the task resurfaces where its `Task` is awaited.
-///
-/// # Examples
-///
-/// ```
-/// use bureau_executor::{LocalExecutor, Task, ThreadParker};
-///
-/// let ex = LocalExecutor::new();
-/// let task: Task<u32> = ex.spawn(async { 7 });
-/// assert_eq!(ex.block_on(&mut ThreadParker::new(), task), 7);
-/// ```
-pub type Task<T> = async_task::Task<T>;
 
 /// A single-threaded executor: its tasks need not be `Send`, and they all run
 /// on the thread that created it.
@@ -105,23 +88,23 @@ impl LocalExecutor {
                 key,
             },
         };
-        let queue = self.queue.clone();
-        let builder = Builder::new().propagate_panic(true);
+        let builder = Builder::new()
+            .propagate_panic(true)
+            .metadata(self.queue.clone());
         // `spawn_local` would check the thread on every poll and drop, at a
         // cost of about 6 % of a poll's instructions; the executor already
         // guarantees what it checks. The schedule function is `Send + Sync +
-        // 'static`, and so is the future.
+        // 'static`, and the future is `'static`.
         // What it asks: a `!Send` future must be run and dropped on this
         // thread. Its `Runnable` is run only by this `!Send` executor, and
         // dropped only by the run queue on this thread (`RunQueue::schedule`,
         // `close`; a remote wake after the executor is gone leaks the task).
         // SAFETY: the future is run and dropped on this thread only (above).
-        let (runnable, task) = unsafe {
-            builder.spawn_unchecked(move |()| future, move |runnable| queue.schedule(runnable))
-        };
+        let (runnable, task) =
+            unsafe { builder.spawn_unchecked(move |_| future, RunQueue::schedule) };
         self.active.borrow_mut().fill(key, runnable.waker());
         runnable.schedule();
-        task
+        Task::local(task)
     }
 
     /// Runs one queued task, if there is one, and says whether it did.

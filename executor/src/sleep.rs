@@ -130,9 +130,16 @@ impl Sleep {
     /// on the fast path, since only the loop's thread ever sets `SLEEPING` or
     /// `PARKED` and a parked loop will look at its queues anyway.
     pub(crate) fn notify_local(&self) {
-        if self.state.load(Ordering::Relaxed) == SLEEPING {
+        if self.local_wake_needed() {
             self.notify();
         }
+    }
+
+    /// Whether work queued from the loop's own thread must wake it: only
+    /// when a future is asleep on the executor. Exact on that thread, which
+    /// alone sets `SLEEPING`.
+    pub(crate) fn local_wake_needed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == SLEEPING
     }
 
     fn wake_parker(&self) {

@@ -1,0 +1,153 @@
+//! [`Task`]: the handle to a spawned task, and a future of its output.
+//!
+//! The executor's tasks carry their run queue in async-task's metadata (see
+//! `queue.rs`), so their async-task type differs from that of a task made
+//! elsewhere, such as the blocking pool's. `Task` gives both one type, so
+//! that a user can keep them side by side. This file must never schedule or
+//! run anything: it only forwards to the async-task handle inside.
+
+use crate::queue::RunQueue;
+use crate::sync::Arc;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A handle to a spawned task, and a future that resolves to its output.
+///
+/// Dropping a `Task` cancels it; [`detach`](Task::detach) lets it run on
+/// unobserved; [`cancel`](Task::cancel) cancels it and returns its output if
+/// it had already finished. A panic inside the task resurfaces where its
+/// `Task` is awaited.
+///
+/// # Examples
+///
+/// ```
+/// use bureau_executor::{LocalExecutor, Task, ThreadParker};
+///
+/// let ex = LocalExecutor::new();
+/// let task: Task<u32> = ex.spawn(async { 7 });
+/// assert_eq!(ex.block_on(&mut ThreadParker::new(), task), 7);
+/// ```
+#[must_use = "dropping a `Task` cancels it; call `.detach()` to let it run"]
+pub struct Task<T>(Handle<T>);
+
+enum Handle<T> {
+    /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
+    Local(async_task::Task<T, Arc<RunQueue>>),
+    /// Made directly with async-task, with no metadata.
+    Plain(async_task::Task<T>),
+}
+
+impl<T> Task<T> {
+    pub(crate) fn local(task: async_task::Task<T, Arc<RunQueue>>) -> Self {
+        Task(Handle::Local(task))
+    }
+
+    /// Lets the task run to the end without a handle; its output is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let ran = Rc::new(Cell::new(false));
+    /// let flag = ran.clone();
+    /// ex.spawn(async move { flag.set(true) }).detach();
+    /// while ex.try_tick() {}
+    /// assert!(ran.get());
+    /// ```
+    pub fn detach(self) {
+        match self.0 {
+            Handle::Local(task) => task.detach(),
+            Handle::Plain(task) => task.detach(),
+        }
+    }
+
+    /// Cancels the task and waits until it has stopped; returns its output
+    /// if it had finished before it could be cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    /// use futures_lite::future;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let never = ex.spawn(future::pending::<()>());
+    /// // The executor must run for the task's future to be dropped.
+    /// assert_eq!(future::block_on(ex.run(never.cancel())), None);
+    ///
+    /// let done = ex.spawn(async { 3 });
+    /// while ex.try_tick() {}
+    /// assert_eq!(future::block_on(done.cancel()), Some(3));
+    /// ```
+    pub async fn cancel(self) -> Option<T> {
+        match self.0 {
+            Handle::Local(task) => task.cancel().await,
+            Handle::Plain(task) => task.cancel().await,
+        }
+    }
+
+    /// Whether the task has finished (or been cancelled): awaiting it then
+    /// returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let task = ex.spawn(async {});
+    /// assert!(!task.is_finished());
+    /// ex.try_tick();
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.0 {
+            Handle::Local(task) => task.is_finished(),
+            Handle::Plain(task) => task.is_finished(),
+        }
+    }
+}
+
+/// Wraps a task made directly with async-task, such as one that the
+/// blocking pool returns, so that it has the same type as a spawned one.
+///
+/// # Examples
+///
+/// ```
+/// use bureau_executor::Task;
+///
+/// let (runnable, task) = async_task::spawn(async { 5 }, |_| {});
+/// runnable.run();
+/// let task: Task<i32> = task.into();
+/// assert_eq!(futures_lite::future::block_on(task), 5);
+/// ```
+impl<T> From<async_task::Task<T>> for Task<T> {
+    fn from(task: async_task::Task<T>) -> Self {
+        Task(Handle::Plain(task))
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().0 {
+            Handle::Local(task) => Pin::new(task).poll(cx),
+            Handle::Plain(task) => Pin::new(task).poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
