@@ -300,11 +300,11 @@ impl Reactor {
         }
     }
 
-    /// Adds a timer and returns its id. Interrupts the driver if it waits
-    /// for a later deadline than `when`.
-    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> TimerId {
+    /// Adds a timer; returns its id and the timer's own copy of `waker`.
+    /// Interrupts the driver if it waits for a later deadline than `when`.
+    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> (TimerId, Waker) {
         let mut t = lock(&self.timers);
-        let id = t.queue.insert(when, waker);
+        let (id, theirs) = t.queue.insert(when, waker);
         let interrupt = match t.waiting {
             Some(until) => until.is_none_or(|until| when < until),
             None => false,
@@ -315,7 +315,7 @@ impl Reactor {
             drop(t);
             self.notify();
         }
-        id
+        (id, theirs)
     }
 
     /// Replaces the waker of a pending timer.
@@ -323,11 +323,12 @@ impl Reactor {
         lock(&self.timers).queue.update(id, waker);
     }
 
-    /// Cancels a timer (it may already have fired). Its waker is dropped
-    /// after the lock is released.
-    pub(crate) fn remove_timer(&self, id: TimerId) {
-        let waker = lock(&self.timers).queue.cancel(id);
-        drop(waker);
+    /// Cancels a timer (it may already have fired), given back the timer's
+    /// copy of its waker. The wakers the queue hands back are dropped after
+    /// the lock is released.
+    pub(crate) fn remove_timer(&self, id: TimerId, theirs: Waker) {
+        let wakers = lock(&self.timers).queue.cancel(id, theirs);
+        drop(wakers);
     }
 
     /// Interrupts the current (or next) wait in the poller.
@@ -562,7 +563,7 @@ pub(crate) mod tests {
     fn a_turn_records_that_it_took_a_timer_out() {
         let r = Reactor::try_get().unwrap();
         let when = Instant::now() + Duration::from_millis(2);
-        let id = r.insert_timer(when, Waker::noop());
+        let (id, _) = r.insert_timer(when, Waker::noop());
         assert!(!r.timer_expired(when));
         let start = Instant::now();
         while !r.timer_expired(when) {
@@ -574,7 +575,7 @@ pub(crate) mod tests {
                 r.turn(&mut d, Some(Duration::from_millis(10)), || {});
             }
         }
-        assert!(lock(&r.timers).queue.cancel(id).is_none(), "still queued");
+        assert!(!lock(&r.timers).queue.is_pending(id), "still queued");
         assert!(r.timer_expired(when - Duration::from_millis(1)));
     }
 

@@ -211,9 +211,9 @@ impl Timer {
     /// Removes this timer's entry from the reactor, if it has one. (A
     /// sleeper thread just wakes a waker nobody waits on any more.)
     fn deregister(&mut self) {
-        if let Some(Registration::Reactor(id, _)) = self.registration.take() {
+        if let Some(Registration::Reactor(id, waker)) = self.registration.take() {
             if let Some(r) = Reactor::existing() {
-                r.remove_timer(id);
+                r.remove_timer(id, waker);
             }
         }
     }
@@ -269,10 +269,8 @@ impl Stream for Timer {
 /// not even a thread could be started: the next poll tries again.
 fn register(when: Instant, waker: &Waker) -> Option<Registration> {
     if let Ok(r) = Reactor::try_get() {
-        return Some(Registration::Reactor(
-            r.insert_timer(when, waker),
-            waker.clone(),
-        ));
+        let (id, ours) = r.insert_timer(when, waker);
+        return Some(Registration::Reactor(id, ours));
     }
     let shared = Arc::new(Mutex::new(waker.clone()));
     let theirs = shared.clone();

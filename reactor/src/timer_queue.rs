@@ -9,6 +9,13 @@
 //! `now + timeout` does), cancel is O(1) amortized, and nothing allocates
 //! once the queue has grown to its working size.
 //!
+//! A timer keeps a copy of its waker too (to see whether a later poll brings
+//! another one). Both copies of the last cancelled timer's waker are kept as
+//! a spare, so that a task setting one timeout after another neither clones
+//! its waker on insert nor drops it on cancel: each is an atomic operation
+//! on the waker's count, as costly as the rest of an insert or a cancel. So
+//! at most one waker outlives its timer here, until the next cancel.
+//!
 //! It only stores and orders wakers: it never reads the clock and never
 //! wakes anything itself.
 
@@ -57,14 +64,23 @@ pub(crate) struct TimerQueue {
     /// Entries in `heap` whose timer was cancelled.
     cancelled: usize,
     next_seq: u64,
+    /// Both copies (the queue's and the timer's) of the last cancelled
+    /// timer's waker, for the next insert of that waker.
+    spare: Option<[Waker; 2]>,
 }
 
 impl TimerQueue {
-    /// Adds a timer that wakes `waker` at `when`.
-    pub(crate) fn insert(&mut self, when: Instant, waker: &Waker) -> TimerId {
+    /// Adds a timer that wakes `waker` at `when`; returns its id and the
+    /// timer's own copy of the waker.
+    pub(crate) fn insert(&mut self, when: Instant, waker: &Waker) -> (TimerId, Waker) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let waker = Some(waker.clone());
+        let same = |copies: &mut [Waker; 2]| copies.iter().all(|w| w.will_wake(waker));
+        let [ours, theirs] = match self.spare.take_if(same) {
+            Some(copies) => copies,
+            None => [waker.clone(), waker.clone()],
+        };
+        let waker = Some(ours);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Slot { seq, waker };
@@ -76,13 +92,19 @@ impl TimerQueue {
             }
         };
         self.heap.push(Reverse(Deadline { when, seq, slot }));
-        TimerId { slot, seq }
+        (TimerId { slot, seq }, theirs)
     }
 
     /// The slot of `id` if that timer is still pending.
     fn pending(&mut self, id: TimerId) -> Option<&mut Slot> {
         let slot = self.slots.get_mut(id.slot)?;
         (slot.seq == id.seq && slot.waker.is_some()).then_some(slot)
+    }
+
+    /// Whether `id` is still pending (neither fired nor cancelled).
+    #[cfg(test)]
+    pub(crate) fn is_pending(&mut self, id: TimerId) -> bool {
+        self.pending(id).is_some()
     }
 
     /// Replaces the waker of a pending timer; does nothing if it has fired
@@ -93,10 +115,14 @@ impl TimerQueue {
         }
     }
 
-    /// Cancels a timer; does nothing if it has fired or was cancelled. The
-    /// waker is handed back so that the caller drops it outside any lock.
-    pub(crate) fn cancel(&mut self, id: TimerId) -> Option<Waker> {
-        let waker = self.pending(id)?.waker.take();
+    /// Cancels a timer, given back the timer's copy of its waker. If the
+    /// timer is pending, both copies become the spare and the previous spare
+    /// is handed back; if it has fired or was cancelled, the timer's copy
+    /// is. The caller drops what is handed back outside any lock.
+    pub(crate) fn cancel(&mut self, id: TimerId, theirs: Waker) -> [Option<Waker>; 2] {
+        let Some(ours) = self.pending(id).and_then(|slot| slot.waker.take()) else {
+            return [Some(theirs), None];
+        };
         self.free.push(id.slot);
         self.cancelled += 1;
         if self.heap.len() >= SWEEP_MIN && self.cancelled * 2 > self.heap.len() {
@@ -104,7 +130,10 @@ impl TimerQueue {
             self.heap.retain(|Reverse(d)| live(slots, d));
             self.cancelled = 0;
         }
-        waker
+        match self.spare.replace([ours, theirs]) {
+            Some([a, b]) => [Some(a), Some(b)],
+            None => [None, None],
+        }
     }
 
     /// The earliest deadline of a pending timer.
@@ -192,10 +221,9 @@ mod tests {
         let at = |ms| base + Duration::from_millis(ms);
         let mut q = TimerQueue::default();
         let (log, w) = wakers(4);
-        q.insert(at(30), &w[0]);
-        q.insert(at(10), &w[1]);
-        q.insert(at(30), &w[2]);
-        q.insert(at(20), &w[3]);
+        for (ms, waker) in [(30, &w[0]), (10, &w[1]), (30, &w[2]), (20, &w[3])] {
+            q.insert(at(ms), waker);
+        }
         assert_eq!(q.next_deadline(), Some(at(10)));
         assert_eq!(fire(&mut q, at(9), &log), Vec::<usize>::new());
         assert_eq!(fire(&mut q, at(20), &log), vec![1, 3]);
@@ -208,19 +236,23 @@ mod tests {
         let now = Instant::now();
         let mut q = TimerQueue::default();
         let (log, w) = wakers(2);
-        let first = q.insert(now, &w[0]);
-        assert!(q.cancel(first).is_some());
-        assert!(q.cancel(first).is_none(), "a second cancel is a no-op");
+        let (first, theirs) = q.insert(now, &w[0]);
+        q.cancel(first, theirs);
+        assert!(!q.is_pending(first));
+        let [handed, none] = q.cancel(first, w[0].clone());
+        assert!(
+            handed.is_some_and(|h| h.will_wake(&w[0])) && none.is_none(),
+            "a second cancel only hands the timer's copy back"
+        );
         // The new timer takes the freed slot; the old id must not reach it.
-        let second = q.insert(now, &w[1]);
+        let (second, theirs) = q.insert(now, &w[1]);
+        assert!(theirs.will_wake(&w[1]));
         assert_eq!(second.slot, first.slot);
         q.update(first, &w[0]);
-        assert!(q.cancel(first).is_none());
+        q.cancel(first, w[0].clone());
+        assert!(q.is_pending(second));
         assert_eq!(fire(&mut q, now, &log), vec![1]);
-        assert!(
-            q.cancel(second).is_none(),
-            "a fired timer cannot be cancelled"
-        );
+        assert!(!q.is_pending(second), "a fired timer cannot be cancelled");
     }
 
     #[test]
@@ -228,7 +260,7 @@ mod tests {
         let now = Instant::now();
         let mut q = TimerQueue::default();
         let (log, w) = wakers(2);
-        let id = q.insert(now, &w[0]);
+        let (id, _) = q.insert(now, &w[0]);
         q.update(id, &w[1]);
         assert_eq!(fire(&mut q, now, &log), vec![1]);
     }
@@ -238,10 +270,10 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(10);
         let mut q = TimerQueue::default();
         let (_, w) = wakers(1);
-        let keep = q.insert(far, &w[0]);
+        let (keep, kept) = q.insert(far, &w[0]);
         for i in 0..100_000 {
-            let id = q.insert(far + Duration::from_nanos(i), &w[0]);
-            q.cancel(id);
+            let (id, theirs) = q.insert(far + Duration::from_nanos(i), &w[0]);
+            q.cancel(id, theirs);
             assert!(
                 q.heap.len() <= 2 * SWEEP_MIN,
                 "heap grew to {}",
@@ -250,8 +282,40 @@ mod tests {
         }
         assert_eq!(q.slots.len(), 2);
         assert_eq!(q.next_deadline(), Some(far));
-        assert!(q.cancel(keep).is_some());
+        q.cancel(keep, kept);
+        assert!(!q.is_pending(keep));
         assert_eq!(q.next_deadline(), None);
         assert_eq!(q.cancelled, 0);
+    }
+
+    #[test]
+    fn one_timeout_after_another_neither_clones_nor_drops_the_waker() {
+        let far = Instant::now() + Duration::from_secs(10);
+        let mut q = TimerQueue::default();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let label = Arc::new(Label(0, log.clone()));
+        let waker = Waker::from(label.clone());
+        let other = Waker::from(Arc::new(Label(1, log.clone())));
+        let churn = |q: &mut TimerQueue, waker: &Waker| {
+            let (id, theirs) = q.insert(far, waker);
+            assert!(theirs.will_wake(waker));
+            q.cancel(id, theirs)
+        };
+        assert!(churn(&mut q, &waker).iter().all(Option::is_none));
+        // `label`, `waker` and the spare's two copies.
+        assert_eq!(Arc::strong_count(&label), 4);
+        for _ in 0..10 {
+            let handed = churn(&mut q, &waker);
+            assert!(handed.iter().all(Option::is_none), "the spare was reused");
+            assert_eq!(Arc::strong_count(&label), 4);
+        }
+        // Another waker is cloned, and the old spare is handed back.
+        let handed = churn(&mut q, &other);
+        assert!(handed.iter().all(|h| h.as_ref().unwrap().will_wake(&waker)));
+        drop(handed);
+        assert_eq!(Arc::strong_count(&label), 2);
+        // The spare is only reused for its own waker.
+        q.insert(far, &waker);
+        assert_eq!(fire(&mut q, far, &log), vec![0]);
     }
 }
