@@ -318,9 +318,12 @@ impl Reactor {
         (id, theirs)
     }
 
-    /// Replaces the waker of a pending timer.
-    pub(crate) fn update_timer(&self, id: TimerId, waker: &Waker) {
-        lock(&self.timers).queue.update(id, waker);
+    /// Replaces the waker of a pending timer. Returns `false` if the timer
+    /// has fired (or was cancelled) already: then its old waker was woken,
+    /// not `waker`.
+    pub(crate) fn update_timer(&self, id: TimerId, waker: &Waker) -> bool {
+        let old = lock(&self.timers).queue.update(id, waker);
+        old.is_some()
     }
 
     /// Cancels a timer (it may already have fired), given back the timer's

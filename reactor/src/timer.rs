@@ -251,7 +251,12 @@ impl Stream for Timer {
             Some(Registration::Reactor(id, w)) => {
                 if !w.will_wake(cx.waker()) {
                     if let Some(r) = Reactor::existing() {
-                        r.update_timer(*id, cx.waker());
+                        if !r.update_timer(*id, cx.waker()) {
+                            // The driver fired the timer since the clock was
+                            // read above, and woke the old waker: wake this
+                            // one, whose poll then sees the deadline passed.
+                            cx.waker().wake_by_ref();
+                        }
                     }
                     w.clone_from(cx.waker());
                 }

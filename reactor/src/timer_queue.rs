@@ -107,12 +107,12 @@ impl TimerQueue {
         self.pending(id).is_some()
     }
 
-    /// Replaces the waker of a pending timer; does nothing if it has fired
-    /// or was cancelled.
-    pub(crate) fn update(&mut self, id: TimerId, waker: &Waker) {
-        if let Some(Slot { waker: Some(w), .. }) = self.pending(id) {
-            w.clone_from(waker);
-        }
+    /// Replaces the waker of a pending timer and hands the old one back, so
+    /// that the caller drops it outside any lock; `None` if the timer has
+    /// fired or was cancelled.
+    pub(crate) fn update(&mut self, id: TimerId, waker: &Waker) -> Option<Waker> {
+        let slot = self.pending(id)?;
+        slot.waker.replace(waker.clone())
     }
 
     /// Cancels a timer, given back the timer's copy of its waker. If the
@@ -248,7 +248,7 @@ mod tests {
         let (second, theirs) = q.insert(now, &w[1]);
         assert!(theirs.will_wake(&w[1]));
         assert_eq!(second.slot, first.slot);
-        q.update(first, &w[0]);
+        assert!(q.update(first, &w[0]).is_none());
         q.cancel(first, w[0].clone());
         assert!(q.is_pending(second));
         assert_eq!(fire(&mut q, now, &log), vec![1]);
@@ -261,8 +261,10 @@ mod tests {
         let mut q = TimerQueue::default();
         let (log, w) = wakers(2);
         let (id, _) = q.insert(now, &w[0]);
-        q.update(id, &w[1]);
+        let old = q.update(id, &w[1]);
+        assert!(old.is_some_and(|old| old.will_wake(&w[0])));
         assert_eq!(fire(&mut q, now, &log), vec![1]);
+        assert!(q.update(id, &w[0]).is_none(), "a fired timer says so");
     }
 
     #[test]
