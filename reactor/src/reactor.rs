@@ -374,8 +374,11 @@ impl Reactor {
         } = driver;
         let start = Instant::now();
         let mut deadline = timeout.and_then(|t| start.checked_add(t));
+        // Dropped after the lock is released, before the wait.
+        let spare;
         {
             let mut t = lock(&self.timers);
+            spare = t.queue.take_spare();
             self.take_expired(&mut t, start, wakers);
             if !wakers.is_empty() {
                 deadline = Some(start);
@@ -385,6 +388,7 @@ impl Reactor {
             }
             t.waiting = Some(deadline);
         }
+        drop(spare);
         events.clear();
         let raw = &mut raw.0;
         raw.clear();
@@ -580,6 +584,30 @@ pub(crate) mod tests {
         }
         assert!(!lock(&r.timers).queue.is_pending(id), "still queued");
         assert!(r.timer_expired(when - Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn a_cancelled_timers_waker_is_dropped_by_the_next_turn() {
+        struct Count;
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {}
+        }
+        let r = Reactor::try_get().unwrap();
+        let count = Arc::new(Count);
+        let waker = Waker::from(count.clone());
+        let (id, theirs) = r.insert_timer(Instant::now() + Duration::from_secs(60), &waker);
+        r.remove_timer(id, theirs);
+        drop(waker);
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < Duration::from_secs(10), "no turn");
+            if let Some(mut d) = r.try_drive() {
+                r.turn(&mut d, Some(Duration::ZERO), || {});
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert_eq!(Arc::strong_count(&count), 1, "a copy of the waker is kept");
     }
 
     #[test]

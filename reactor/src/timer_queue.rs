@@ -13,8 +13,10 @@
 //! another one). Both copies of the last cancelled timer's waker are kept as
 //! a spare, so that a task setting one timeout after another neither clones
 //! its waker on insert nor drops it on cancel: each is an atomic operation
-//! on the waker's count, as costly as the rest of an insert or a cancel. So
-//! at most one waker outlives its timer here, until the next cancel.
+//! on the waker's count, as costly as the rest of an insert or a cancel. The
+//! reactor takes the spare out at each of its turns, so at most one waker
+//! outlives its timer here, and only until the next turn: the spare helps a
+//! task that sets and cancels timeouts within one poll.
 //!
 //! It only stores and orders wakers: it never reads the clock and never
 //! wakes anything itself.
@@ -134,6 +136,12 @@ impl TimerQueue {
             Some([a, b]) => [Some(a), Some(b)],
             None => [None, None],
         }
+    }
+
+    /// Gives up the spare copies of the last cancelled timer's waker, for
+    /// the caller to drop outside any lock.
+    pub(crate) fn take_spare(&mut self) -> Option<[Waker; 2]> {
+        self.spare.take()
     }
 
     /// The earliest deadline of a pending timer.
