@@ -97,7 +97,7 @@ impl LocalExecutor {
         // 'static`, and the future is `'static`.
         // What it asks: a `!Send` future must be run and dropped on this
         // thread. Its `Runnable` is run only by this `!Send` executor, and
-        // dropped only by the run queue on this thread (`RunQueue::schedule`,
+        // dropped only by the run queue on this thread (`RunQueue::push_slow`,
         // `close`; a remote wake after the executor is gone leaks the task).
         // SAFETY: the future is run and dropped on this thread only (above).
         let (runnable, task) =
