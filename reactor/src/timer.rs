@@ -261,7 +261,14 @@ impl Stream for Timer {
                     w.clone_from(cx.waker());
                 }
             }
-            Some(Registration::Sleeper(w)) => lock(w).clone_from(cx.waker()),
+            Some(Registration::Sleeper(w)) => {
+                lock(w).clone_from(cx.waker());
+                // The sleeper may have woken the old waker since the clock
+                // was read above: it does so only once `when` has passed.
+                if Instant::now() >= when {
+                    cx.waker().wake_by_ref();
+                }
+            }
             None => this.registration = register(when, cx.waker()),
         }
         Poll::Pending
