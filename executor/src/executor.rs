@@ -99,9 +99,9 @@ impl LocalExecutor {
         // thread. Its `Runnable` is run only by this `!Send` executor, and
         // dropped only by the run queue on this thread (`RunQueue::push_slow`,
         // `close`; a remote wake after the executor is gone leaks the task).
+        let schedule = RunQueue::schedule;
         // SAFETY: the future is run and dropped on this thread only (above).
-        let (runnable, task) =
-            unsafe { builder.spawn_unchecked(move |_| future, RunQueue::schedule) };
+        let (runnable, task) = unsafe { builder.spawn_unchecked(move |_| future, schedule) };
         self.active.borrow_mut().fill(key, runnable.waker());
         runnable.schedule();
         Task::local(task)
