@@ -3,11 +3,20 @@
 //! Most timers are cancelled before they fire (a request's timeout, a
 //! `timeout()` whose future finished first), so inserting and cancelling must
 //! be cheap, and cancelling must not search. Wakers live in a slab; the
-//! deadlines in a binary min-heap whose cancelled entries stay behind until
-//! they reach the top or until they are half the heap, when they are swept
-//! out in one pass. Insert is O(log n) (O(1) when deadlines grow, as
-//! `now + timeout` does), cancel is O(1) amortized, and nothing allocates
-//! once the queue has grown to its working size.
+//! deadlines in two places, whose cancelled entries stay behind until they
+//! reach the front or until they are half of all entries, when they are
+//! swept out in one pass:
+//!
+//! - a run of deadlines set in order, each no earlier than the one before,
+//!   in a ring: the common case, since `now + timeout` grows. Inserting,
+//!   firing and cancelling the newest touch one end of it, and firing reads
+//!   memory in order, so it stays fast when that memory has gone cold while
+//!   the loop slept;
+//! - a binary min-heap for deadlines that come out of order: O(log n) to
+//!   insert and to fire, each step a read of another part of the heap.
+//!
+//! The next timer to fire is the earlier of the run's front and the heap's
+//! top. Nothing allocates once the queue has grown to its working size.
 //!
 //! A timer keeps a copy of its waker too (to see whether a later poll brings
 //! another one). Both copies of the last cancelled timer's waker are kept as
@@ -22,7 +31,7 @@
 //! wakes anything itself.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -52,18 +61,21 @@ struct Slot {
     waker: Option<Waker>,
 }
 
-/// The heap is swept of cancelled entries only once it holds at least this
-/// many, so a queue of a few timers never sweeps.
+/// Cancelled entries are swept only once the queue holds at least this many
+/// entries, so a queue of a few timers never sweeps.
 const SWEEP_MIN: usize = 64;
 
 /// Pending timers, ordered by deadline.
 #[derive(Default)]
 pub(crate) struct TimerQueue {
+    /// Deadlines inserted in order, earliest first.
+    run: VecDeque<Deadline>,
+    /// Deadlines inserted earlier than the run's last.
     heap: BinaryHeap<Reverse<Deadline>>,
     slots: Vec<Slot>,
     /// Free slots, reused last-freed first.
     free: Vec<usize>,
-    /// Entries in `heap` whose timer was cancelled.
+    /// Entries in `run` and `heap` whose timer was cancelled.
     cancelled: usize,
     next_seq: u64,
     /// Both copies (the queue's and the timer's) of the last cancelled
@@ -93,7 +105,11 @@ impl TimerQueue {
                 self.slots.len() - 1
             }
         };
-        self.heap.push(Reverse(Deadline { when, seq, slot }));
+        let deadline = Deadline { when, seq, slot };
+        match self.run.back() {
+            Some(last) if last.when > when => self.heap.push(Reverse(deadline)),
+            _ => self.run.push_back(deadline),
+        }
         (TimerId { slot, seq }, theirs)
     }
 
@@ -127,8 +143,16 @@ impl TimerQueue {
         };
         self.free.push(id.slot);
         self.cancelled += 1;
-        if self.heap.len() >= SWEEP_MIN && self.cancelled * 2 > self.heap.len() {
+        // The newest timer is the one most often cancelled: its entry, and
+        // any cancelled ones before it, leave the run now.
+        while self.run.back().is_some_and(|d| !live(&self.slots, d)) {
+            self.run.pop_back();
+            self.cancelled -= 1;
+        }
+        let entries = self.run.len() + self.heap.len();
+        if entries >= SWEEP_MIN && self.cancelled * 2 > entries {
             let slots = &self.slots;
+            self.run.retain(|d| live(slots, d));
             self.heap.retain(|Reverse(d)| live(slots, d));
             self.cancelled = 0;
         }
@@ -146,8 +170,8 @@ impl TimerQueue {
 
     /// The earliest deadline of a pending timer.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        self.drop_cancelled_top();
-        self.heap.peek().map(|Reverse(d)| d.when)
+        self.drop_cancelled_first();
+        self.first().map(|d| d.when)
     }
 
     /// Moves the wakers of every timer due at or before `now` into `out`, in
@@ -155,12 +179,12 @@ impl TimerQueue {
     pub(crate) fn take_expired(&mut self, now: Instant, out: &mut Vec<Waker>) -> bool {
         let mut took = false;
         loop {
-            self.drop_cancelled_top();
-            match self.heap.peek() {
-                Some(Reverse(d)) if d.when <= now => {}
+            self.drop_cancelled_first();
+            match self.first() {
+                Some(d) if d.when <= now => {}
                 _ => return took,
             }
-            let Some(Reverse(d)) = self.heap.pop() else {
+            let Some(d) = self.pop_first() else {
                 return took;
             };
             if let Some(waker) = self.slots[d.slot].waker.take() {
@@ -171,20 +195,37 @@ impl TimerQueue {
         }
     }
 
-    /// Pops cancelled entries off the top of the heap, so that the top (if
-    /// any) is a pending timer.
-    fn drop_cancelled_top(&mut self) {
-        while let Some(Reverse(d)) = self.heap.peek() {
+    /// The earliest entry: the run's front or the heap's top.
+    fn first(&self) -> Option<&Deadline> {
+        match (self.run.front(), self.heap.peek()) {
+            (Some(r), Some(Reverse(h))) => Some(r.min(h)),
+            (r, h) => r.or(h.map(|Reverse(h)| h)),
+        }
+    }
+
+    /// Removes and returns the earliest entry.
+    fn pop_first(&mut self) -> Option<Deadline> {
+        match (self.run.front(), self.heap.peek()) {
+            (Some(r), Some(Reverse(h))) if h < r => self.heap.pop().map(|Reverse(h)| h),
+            (Some(_), _) => self.run.pop_front(),
+            (None, _) => self.heap.pop().map(|Reverse(h)| h),
+        }
+    }
+
+    /// Pops cancelled entries off the front of the queue, so that the
+    /// earliest entry (if any) is a pending timer.
+    fn drop_cancelled_first(&mut self) {
+        while let Some(d) = self.first() {
             if live(&self.slots, d) {
                 return;
             }
-            self.heap.pop();
+            self.pop_first();
             self.cancelled -= 1;
         }
     }
 }
 
-/// Whether the heap entry `d` still stands for a pending timer.
+/// Whether the entry `d` still stands for a pending timer.
 fn live(slots: &[Slot], d: &Deadline) -> bool {
     let slot = &slots[d.slot];
     slot.seq == d.seq && slot.waker.is_some()
@@ -264,6 +305,66 @@ mod tests {
     }
 
     #[test]
+    fn timers_set_and_cancelled_in_any_order_fire_as_a_sorted_list_says() {
+        let base = Instant::now();
+        let at = |ms| base + Duration::from_millis(ms);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut q = TimerQueue::default();
+        // The model: (deadline in ms, label) of each pending timer, where
+        // the label counts insertions, so sorting it gives the firing order.
+        let mut model: Vec<(u64, usize)> = Vec::new();
+        let mut pending = Vec::new();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut now = 0;
+        for step in 0..20_000 {
+            match random(10) {
+                // Mostly in order, as `now + timeout` is; sometimes not.
+                0..=4 => {
+                    let ms = now
+                        + if random(4) == 0 {
+                            random(50)
+                        } else {
+                            50 + step / 8
+                        };
+                    let label = step as usize;
+                    let waker = Waker::from(Arc::new(Label(label, log.clone())));
+                    pending.push((q.insert(at(ms), &waker), label));
+                    model.push((ms, label));
+                }
+                // Most often the newest, as a finished request's timeout.
+                5..=7 if !pending.is_empty() => {
+                    let newest = pending.len() - 1;
+                    let which = match random(2) {
+                        0 => newest,
+                        _ => random(pending.len() as u64) as usize,
+                    };
+                    let ((id, theirs), label) = pending.swap_remove(which);
+                    q.cancel(id, theirs);
+                    model.retain(|&(_, l)| l != label);
+                }
+                _ => {
+                    now += random(20);
+                    let mut due: Vec<_> = model.iter().filter(|t| t.0 <= now).copied().collect();
+                    due.sort_unstable();
+                    let due: Vec<_> = due.into_iter().map(|(_, label)| label).collect();
+                    assert_eq!(fire(&mut q, at(now), &log), due, "step {step}");
+                    model.retain(|t| t.0 > now);
+                    pending.retain(|((id, _), _)| q.is_pending(*id));
+                    let next = model.iter().min().map(|t| at(t.0));
+                    assert_eq!(q.next_deadline(), next, "step {step}");
+                }
+            }
+            assert!(q.cancelled <= q.run.len() + q.heap.len());
+        }
+    }
+
+    #[test]
     fn update_replaces_the_waker() {
         let now = Instant::now();
         let mut q = TimerQueue::default();
@@ -284,11 +385,8 @@ mod tests {
         for i in 0..100_000 {
             let (id, theirs) = q.insert(far + Duration::from_nanos(i), &w[0]);
             q.cancel(id, theirs);
-            assert!(
-                q.heap.len() <= 2 * SWEEP_MIN,
-                "heap grew to {}",
-                q.heap.len()
-            );
+            let entries = q.run.len() + q.heap.len();
+            assert!(entries <= 2 * SWEEP_MIN, "the queue grew to {entries}");
         }
         assert_eq!(q.slots.len(), 2);
         assert_eq!(q.next_deadline(), Some(far));
