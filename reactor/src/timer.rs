@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::Stream;
 
-use crate::parker::ensure_driver;
+use crate::parker::{ensure_driver, spawn_thread};
 use crate::reactor::Reactor;
 use crate::source::lock;
 use crate::timer_queue::TimerId;
@@ -286,15 +286,16 @@ fn register(when: Instant, waker: &Waker) -> Option<Registration> {
     }
     let shared = Arc::new(Mutex::new(waker.clone()));
     let theirs = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("bureau-timer".into())
-        .spawn(move || {
+    let spawned = spawn_thread(
+        "bureau-timer",
+        Box::new(move || {
             // `sleep` never returns early, and the timer checks the clock.
             std::thread::sleep(when.saturating_duration_since(Instant::now()));
             let waker = lock(&theirs).clone();
             waker.wake();
-        });
-    spawned.ok().map(|_| Registration::Sleeper(shared))
+        }),
+    );
+    spawned.ok().map(|()| Registration::Sleeper(shared))
 }
 
 impl Future for Timer {
