@@ -5,13 +5,16 @@
 //! This module must never know what a job does (it only runs
 //! `async_task::Runnable`s) and must never block the thread that submits.
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use async_task::{Runnable, Task};
-use concurrent_queue::ConcurrentQueue;
 
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard, lock, spawn_thread, wait_timeout, yield_now};
+use crate::sync::{
+    Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, spawn_thread, wait_timeout,
+    yield_now,
+};
 
 /// The name every worker thread carries.
 const THREAD_NAME: &str = "bureau-blocking";
@@ -45,11 +48,12 @@ pub struct Pool {
 
 /// What the submitters and the workers share.
 struct Inner {
-    /// Jobs waiting for a thread; pushed and popped only under `counts`, so
-    /// that its length and the counts are seen together.
-    queue: ConcurrentQueue<Runnable>,
-    /// Thread-count bookkeeping; a worker decides to sleep or exit under it.
+    /// The queue and the thread counts; a worker decides to sleep or exit
+    /// under this lock.
     counts: Mutex<Counts>,
+    /// The queue's length, written under `counts`, so that a spinning
+    /// worker can watch for a job without taking the lock.
+    queued: AtomicUsize,
     /// Wakes a sleeping worker when a job arrives.
     job_ready: Condvar,
     max_threads: usize,
@@ -64,6 +68,11 @@ struct Inner {
 /// than there are such workers: the pool never starts more threads than
 /// there are jobs waiting for one.
 struct Counts {
+    /// Jobs waiting for a thread. Under the same lock as the counts, so
+    /// that its length and the counts are seen together; a plain `VecDeque`
+    /// rather than a lock-free queue, which would cost code and buy nothing
+    /// here.
+    queue: VecDeque<Runnable>,
     /// Worker threads alive.
     threads: usize,
     /// Workers not running a job (including the sleeping ones).
@@ -99,13 +108,14 @@ impl Pool {
     pub fn new(max_threads: NonZeroUsize, keep_alive: Duration) -> Pool {
         Pool {
             inner: Arc::new(Inner {
-                queue: ConcurrentQueue::unbounded(),
                 counts: Mutex::new(Counts {
+                    queue: VecDeque::new(),
                     threads: 0,
                     idle: 0,
                     sleeping: 0,
                     wakeups: 0,
                 }),
+                queued: AtomicUsize::new(0),
                 job_ready: Condvar::new(),
                 max_threads: max_threads.get(),
                 keep_alive,
@@ -171,7 +181,8 @@ impl Inner {
         let mut counts = self.lock();
         let mut spun = false;
         loop {
-            if let Ok(runnable) = self.queue.pop() {
+            if let Some(runnable) = counts.queue.pop_front() {
+                self.queued.store(counts.queue.len(), Ordering::Relaxed);
                 spun = false;
                 counts.idle -= 1;
                 drop(counts);
@@ -187,7 +198,7 @@ impl Inner {
                 spun = true;
                 drop(counts);
                 for _ in 0..SPINS {
-                    if !self.queue.is_empty() {
+                    if self.queued.load(Ordering::Relaxed) != 0 {
                         break;
                     }
                     yield_now();
@@ -229,10 +240,10 @@ impl Inner {
 /// new thread, else (every thread busy) the next worker to finish its job.
 fn submit(inner: &Arc<Inner>, runnable: Runnable) {
     let mut counts = inner.lock();
-    if inner.queue.push(runnable).is_err() {
-        unreachable!("the pool's queue is unbounded and never closed");
-    }
-    if inner.queue.len() <= counts.awake() {
+    counts.queue.push_back(runnable);
+    let queued = counts.queue.len();
+    inner.queued.store(queued, Ordering::Relaxed);
+    if queued <= counts.awake() {
         // Enough idle workers will look at the queue: no futex call.
     } else if counts.sleeping > 0 {
         counts.sleeping -= 1;
