@@ -19,6 +19,7 @@
 #![cfg_attr(loom, allow(dead_code))]
 
 mod async_io;
+mod clock;
 mod listener;
 // The stand-in reactor the loom models drive the parker against.
 #[cfg(loom)]
