@@ -236,7 +236,12 @@ impl Stream for Timer {
         };
         // A deadline well ahead is known to be pending without reading the
         // fine clock, which costs as much as the rest of a poll (`clock`).
-        if !clock::certainly_before(when) && Instant::now() >= when {
+        // Only for a timer not registered yet: a registered one may have
+        // been fired by the driver (which read the fine clock), and a wrong
+        // "certainly before" would then leave it waiting for a wake that
+        // already happened.
+        let surely_pending = this.registration.is_none() && clock::certainly_before(when);
+        if !surely_pending && Instant::now() >= when {
             // Usually the reactor's turn took the entry out when it woke us:
             // then there is nothing to remove, and no lock to take.
             let taken = matches!(this.registration, Some(Registration::Reactor(..)))
@@ -349,4 +354,47 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
         Err(TimedOut)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Parker;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A waker that records that it was woken.
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// If the coarse clock lags more than `clock` assumes (a stalled tick,
+    /// a preempted vCPU), a timer must still fire: late at worst.
+    #[test]
+    fn a_timer_fires_even_when_the_coarse_clock_lags_more_than_assumed() {
+        clock::EXTRA_LAG.with(|l| l.set(Duration::from_secs(10)));
+        // This thread drives the reactor itself, so no helper thread starts
+        // and holds the driver while the reactor's own tests want it.
+        let mut parker = Parker::new();
+        let flag = Arc::new(Flag(AtomicBool::new(true)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut timer = Timer::after(Duration::from_millis(20));
+        let start = Instant::now();
+        loop {
+            // Polled only when woken, as an executor would.
+            if flag.0.swap(false, Ordering::SeqCst) && Pin::new(&mut timer).poll(&mut cx).is_ready()
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "a 20 ms timer had not fired after 3 s: lost"
+            );
+            parker.park(Some(Duration::from_millis(10)));
+        }
+    }
 }
