@@ -339,12 +339,10 @@ mod tests {
                 }
                 // Most often the newest, as a finished request's timeout.
                 5..=7 if !pending.is_empty() => {
-                    let newest = pending.len() - 1;
-                    let which = match random(2) {
-                        0 => newest,
-                        _ => random(pending.len() as u64) as usize,
+                    let ((id, theirs), label) = match random(2) {
+                        0 => pending.remove(pending.len() - 1),
+                        _ => pending.remove(random(pending.len() as u64) as usize),
                     };
-                    let ((id, theirs), label) = pending.swap_remove(which);
                     q.cancel(id, theirs);
                     model.retain(|&(_, l)| l != label);
                 }
@@ -360,7 +358,17 @@ mod tests {
                     assert_eq!(q.next_deadline(), next, "step {step}");
                 }
             }
-            assert!(q.cancelled <= q.run.len() + q.heap.len());
+            let stale = q
+                .run
+                .iter()
+                .chain(q.heap.iter().map(|Reverse(d)| d))
+                .filter(|d| !live(&q.slots, d))
+                .count();
+            assert_eq!(q.cancelled, stale, "step {step}");
+            assert!(
+                q.run.iter().zip(q.run.iter().skip(1)).all(|(a, b)| a < b),
+                "run unsorted"
+            );
         }
     }
 
