@@ -35,6 +35,19 @@ fn at_returns_its_deadline() {
 }
 
 #[test]
+fn a_deadline_already_passed_is_ready_at_the_first_poll() {
+    bounded(10, || {
+        for _ in 0..1_000 {
+            let now = Instant::now();
+            let polled = futures_lite::future::block_on(poll_once(Timer::at(now)));
+            assert_eq!(polled, Some(now), "no turn of the reactor needed");
+            let polled = futures_lite::future::block_on(poll_once(Timer::after(Duration::ZERO)));
+            assert!(polled.is_some(), "Timer::after(0) is ready at once");
+        }
+    });
+}
+
+#[test]
 fn fires_within_a_millisecond_when_idle() {
     bounded(20, || {
         let mut best = Duration::MAX;
