@@ -234,18 +234,19 @@ impl Stream for Timer {
         let Some(when) = this.when else {
             return Poll::Pending;
         };
-        // A deadline well ahead is known to be pending without reading the
-        // fine clock, which costs as much as the rest of a poll (`clock`).
-        // Only for a timer not registered yet: a registered one may have
-        // been fired by the driver (which read the fine clock), and a wrong
+        // Usually the reactor's turn took the entry out when it woke us, by
+        // its own reading of the clock: then this poll needs no clock, no
+        // lock and no removal. The fine clock costs as much as the rest of
+        // a poll.
+        let taken = matches!(this.registration, Some(Registration::Reactor(..)))
+            && Reactor::existing().is_some_and(|r| r.timer_expired(when));
+        // A deadline well ahead is known to be pending without the fine
+        // clock either (`clock`). Only for a timer not registered yet: a
+        // registered one may have been fired by the driver, and a wrong
         // "certainly before" would then leave it waiting for a wake that
         // already happened.
         let surely_pending = this.registration.is_none() && clock::certainly_before(when);
-        if !surely_pending && Instant::now() >= when {
-            // Usually the reactor's turn took the entry out when it woke us:
-            // then there is nothing to remove, and no lock to take.
-            let taken = matches!(this.registration, Some(Registration::Reactor(..)))
-                && Reactor::existing().is_some_and(|r| r.timer_expired(when));
+        if taken || (!surely_pending && Instant::now() >= when) {
             if taken {
                 this.registration = None;
             } else {
