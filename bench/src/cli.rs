@@ -29,6 +29,9 @@ pub struct Options {
     pub reps: usize,
     /// Seconds of load per server run of `tcp-echo` and `http`.
     pub secs: u64,
+    /// Runs of each server workload per runtime, taken in turns (every
+    /// runtime once, then again): the table gives each figure's median.
+    pub rounds: usize,
     /// The connection counts of `tcp-echo`.
     pub conns: Vec<usize>,
     /// Print JSON instead of the Markdown table.
@@ -52,14 +55,15 @@ impl Options {
 
 /// How to call the program.
 pub const USAGE: &str = "\
-usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--conns C,C,...]
-                    [--json] [--svg FILE] [--only COLUMN]
+usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
+                    [--conns C,C,...] [--json] [--svg FILE] [--only COLUMN]
 
   all          every workload (the default)
   WORKLOAD     spawn yield pingpong unblock timers timer-churn fs
                tcp-echo http idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
   --secs S     seconds of load per server run of tcp-echo and http (10)
+  --rounds R   runs of each server per runtime, in turns; medians (1)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
   --json       print JSON instead of the Markdown table
   --svg FILE   draw bureau's ratio to the best peer as a bar chart
@@ -71,6 +75,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         workloads: Vec::new(),
         reps: 5,
         secs: 10,
+        rounds: 1,
         conns: vec![100, 1_000, 5_000, 10_000],
         json: false,
         svg: None,
@@ -83,6 +88,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         match arg.as_str() {
             "--reps" => options.reps = number(&value("--reps")?)?,
             "--secs" => options.secs = number(&value("--secs")?)? as u64,
+            "--rounds" => options.rounds = number(&value("--rounds")?)?,
             "--conns" => {
                 options.conns = value("--conns")?
                     .split(',')
@@ -115,8 +121,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         .copied()
         .filter(|w| all || wanted.iter().any(|x| x == w))
         .collect();
-    if options.reps == 0 || options.secs == 0 || options.conns.contains(&0) {
-        return Err("--reps, --secs and --conns must be positive".to_string());
+    if options.reps == 0 || options.secs == 0 || options.rounds == 0 || options.conns.contains(&0) {
+        return Err("--reps, --secs, --rounds and --conns must be positive".to_string());
     }
     Ok(options)
 }
@@ -139,16 +145,18 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, WORKLOADS);
-        assert_eq!((options.reps, options.secs), (5, 10));
+        assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
     }
 
     #[test]
     fn keeps_the_canonical_order_and_the_flags() {
-        let options =
-            parse(args("http spawn --reps 3 --conns 10,20 --svg x.svg --json")).expect("parses");
+        let options = parse(args(
+            "http spawn --reps 3 --rounds 2 --conns 10,20 --svg x.svg --json",
+        ))
+        .expect("parses");
         assert_eq!(options.workloads, ["spawn", "http"]);
         assert_eq!(options.conns, [10, 20]);
-        assert_eq!(options.reps, 3);
+        assert_eq!((options.reps, options.rounds), (3, 2));
         assert!(options.json);
         assert_eq!(options.svg, Some(PathBuf::from("x.svg")));
     }
@@ -158,6 +166,7 @@ mod tests {
         assert!(parse(args("spwan")).is_err());
         assert!(parse(args("--fast")).is_err());
         assert!(parse(args("--reps 0")).is_err());
+        assert!(parse(args("--rounds 0")).is_err());
         assert!(parse(args("--only node")).is_err());
     }
 

@@ -18,6 +18,7 @@ pub use idle::idle;
 use crate::cli::Options;
 use crate::report::Row;
 use crate::workloads::Metric;
+use bureau_bench::stats::median;
 use std::io::{self, BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -175,9 +176,13 @@ fn field(line: &str, key: &str) -> io::Result<f64> {
         .ok_or_else(|| io::Error::other(format!("no {key} in {line:?}")))
 }
 
-/// Runs `measure` on every flavor `options` selects and turns the figures
-/// into rows; tokio's column takes the way of spawning that is better on
-/// metric `decides`.
+/// Runs `measure` on every flavor `options` selects, `options.rounds`
+/// times in turns, and turns the median of each figure into rows; tokio's
+/// column takes the way of spawning that is better on metric `decides`.
+///
+/// Taking turns spreads the machine's slow minutes over every flavor
+/// instead of one: a run that fails is reported and left out, and a
+/// flavor whose every run failed has no figures.
 fn rows_by_flavor(
     options: &Options,
     workload: &str,
@@ -185,17 +190,31 @@ fn rows_by_flavor(
     decides: usize,
     mut measure: impl FnMut(Flavor) -> io::Result<Vec<f64>>,
 ) -> Vec<Row> {
-    let results: Vec<(Flavor, Option<Vec<f64>>)> = Flavor::ALL
-        .iter()
+    let flavors: Vec<Flavor> = Flavor::ALL
+        .into_iter()
         .filter(|flavor| options.runs(flavor.column()))
-        .map(|&flavor| {
-            let figures = measure(flavor);
-            match &figures {
-                Ok(f) => eprintln!("  {workload:<16} {:<8} {}", flavor.name(), show(f)),
-                Err(e) => eprintln!("  {workload:<16} {:<8} failed: {e}", flavor.name()),
+        .collect();
+    let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); flavors.len()];
+    for round in 1..=options.rounds {
+        for (flavor, runs) in flavors.iter().zip(&mut runs) {
+            let name = flavor.name();
+            let tag = match options.rounds {
+                1 => String::new(),
+                n => format!(" {round}/{n}"),
+            };
+            match measure(*flavor) {
+                Ok(f) => {
+                    eprintln!("  {workload:<16} {name:<8} {}{tag}", show(&f));
+                    runs.push(f);
+                }
+                Err(e) => eprintln!("  {workload:<16} {name:<8} failed{tag}: {e}"),
             }
-            (flavor, figures.ok())
-        })
+        }
+    }
+    let results: Vec<(Flavor, Option<Vec<f64>>)> = flavors
+        .into_iter()
+        .zip(runs)
+        .map(|(flavor, runs)| (flavor, medians(&runs)))
         .collect();
     let get = |wanted: Flavor| {
         results
@@ -229,10 +248,30 @@ fn rows_by_flavor(
         .collect()
 }
 
+/// Each figure's median over `runs` (all of one length); `None` if there
+/// are no runs.
+fn medians(runs: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let first = runs.first()?;
+    let figure = |i: usize| median(&runs.iter().map(|run| run[i]).collect::<Vec<_>>());
+    Some((0..first.len()).map(figure).collect())
+}
+
 fn show(figures: &[f64]) -> String {
     let shown: Vec<String> = figures
         .iter()
         .map(|f| crate::report::figure(Some(*f)))
         .collect();
     shown.join("  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_are_taken_figure_by_figure() {
+        let runs = vec![vec![1.0, 30.0], vec![3.0, 10.0], vec![2.0, 20.0]];
+        assert_eq!(medians(&runs), Some(vec![2.0, 20.0]));
+        assert_eq!(medians(&[]), None);
+    }
 }
