@@ -41,7 +41,29 @@ pub struct Options {
     /// Run only this column (`bureau`, `smol`, `tokio` or `ref`), to
     /// profile one runtime alone.
     pub only: Option<String>,
+    /// Set when the harness runs itself as a child process that times one
+    /// in-process measurement (a `Workload::NAME`, such as `unblock
+    /// latency` of workload `unblock`) on one runtime (one of [`CHILDREN`])
+    /// and prints its medians: `--child RUNTIME NAME`, not meant to be
+    /// typed.
+    pub child: Option<(String, String)>,
 }
+
+/// What `--child` accepts: a runtime's name (tokio's two ways of spawning
+/// apart) or `ref`, the reference without a runtime.
+pub const CHILDREN: &[&str] = &["bureau", "smol", "local", "spawn", "ref"];
+
+/// The workloads that run inside the harness's process (or its child's);
+/// the others start servers.
+pub const IN_PROCESS: &[&str] = &[
+    "spawn",
+    "yield",
+    "pingpong",
+    "unblock",
+    "timers",
+    "timer-churn",
+    "fs",
+];
 
 /// The columns `--only` accepts.
 pub const COLUMNS: &[&str] = &["bureau", "smol", "tokio", "ref"];
@@ -80,6 +102,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         json: false,
         svg: None,
         only: None,
+        child: None,
     };
     let mut wanted: Vec<String> = Vec::new();
     let mut args = args.into_iter();
@@ -104,6 +127,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 }
                 options.only = Some(column);
             }
+            "--child" => {
+                let runtime = value("--child")?;
+                if !CHILDREN.contains(&runtime.as_str()) {
+                    return Err(format!("--child takes one of {CHILDREN:?}"));
+                }
+                options.child = Some((runtime, value("--child")?));
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}\n{USAGE}")),
             name => wanted.push(name.to_string()),
@@ -121,6 +151,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         .copied()
         .filter(|w| all || wanted.iter().any(|x| x == w))
         .collect();
+    let one_in_process = matches!(&options.workloads[..], [w] if IN_PROCESS.contains(w));
+    if options.child.is_some() && (all || !one_in_process) {
+        return Err("--child times one in-process workload".to_string());
+    }
     if options.reps == 0 || options.secs == 0 || options.rounds == 0 || options.conns.contains(&0) {
         return Err("--reps, --secs, --rounds and --conns must be positive".to_string());
     }
@@ -168,6 +202,12 @@ mod tests {
         assert!(parse(args("--reps 0")).is_err());
         assert!(parse(args("--rounds 0")).is_err());
         assert!(parse(args("--only node")).is_err());
+        assert!(parse(args("fs --child tokio fs")).is_err());
+        assert!(parse(args("fs --child bureau")).is_err());
+        assert!(parse(args("fs spawn --child bureau fs")).is_err());
+        assert!(parse(args("http --child bureau http")).is_err());
+        let child = parse(args("fs --child ref fs")).expect("parses");
+        assert_eq!(child.child, Some(("ref".to_string(), "fs".to_string())));
     }
 
     #[test]

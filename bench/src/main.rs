@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if options.child.is_some() {
+        // A child prints its medians, and the parent makes the table.
+        run(options.workloads[0], &options);
+        return ExitCode::SUCCESS;
+    }
     match bureau_bench::limits::raise_nofile() {
         Ok(limit) if limit < 10_100 => {
             eprintln!("note: at most {limit} open files per process; C=10,000 needs about 10,050")
@@ -66,18 +71,18 @@ fn main() -> ExitCode {
 /// Runs one workload by its name and returns its rows.
 fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
     match workload {
-        "spawn" => measure(&workloads::Spawn, options),
-        "yield" => measure(&workloads::Yield, options),
-        "pingpong" => measure(&workloads::PingPong, options),
+        "spawn" => measure(workload, &workloads::Spawn, options),
+        "yield" => measure(workload, &workloads::Yield, options),
+        "pingpong" => measure(workload, &workloads::PingPong, options),
         "unblock" => {
-            let mut rows = measure(&workloads::UnblockThroughput, options);
-            rows.extend(measure(&workloads::UnblockLatency, options));
+            let mut rows = measure(workload, &workloads::UnblockThroughput, options);
+            rows.extend(measure(workload, &workloads::UnblockLatency, options));
             rows
         }
-        "timers" => measure(&workloads::Timers, options),
-        "timer-churn" => measure(&workloads::TimerChurn, options),
+        "timers" => measure(workload, &workloads::Timers, options),
+        "timer-churn" => measure(workload, &workloads::TimerChurn, options),
         "fs" => match workloads::Files::prepare() {
-            Ok(files) => measure(&files, options),
+            Ok(files) => measure(workload, &files, options),
             Err(error) => {
                 eprintln!("  fs: cannot make the files: {error}");
                 Vec::new()
