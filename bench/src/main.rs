@@ -15,7 +15,6 @@ mod workloads;
 
 use report::Row;
 use std::process::{Command, ExitCode};
-use workloads::measure;
 
 fn main() -> ExitCode {
     let options = match cli::parse(std::env::args().skip(1)) {
@@ -25,10 +24,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if options.child.is_some() {
+    if let Some((runtime, name)) = &options.child {
         // A child prints its medians, and the parent makes the table.
-        run(options.workloads[0], &options);
-        return ExitCode::SUCCESS;
+        let named = options.workloads[0];
+        return match workloads::in_this_process(named, name, runtime, options.reps) {
+            Ok(figures) => {
+                println!("{}", workloads::child_line(&figures));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("bench: {error}");
+                ExitCode::FAILURE
+            }
+        };
     }
     match bureau_bench::limits::raise_nofile() {
         Ok(limit) if limit < 10_100 => {
@@ -71,23 +79,9 @@ fn main() -> ExitCode {
 /// Runs one workload by its name and returns its rows.
 fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
     match workload {
-        "spawn" => measure(workload, &workloads::Spawn, options),
-        "yield" => measure(workload, &workloads::Yield, options),
-        "pingpong" => measure(workload, &workloads::PingPong, options),
-        "unblock" => {
-            let mut rows = measure(workload, &workloads::UnblockThroughput, options);
-            rows.extend(measure(workload, &workloads::UnblockLatency, options));
-            rows
+        in_process if cli::IN_PROCESS.contains(&in_process) => {
+            workloads::measure(workload, options)
         }
-        "timers" => measure(workload, &workloads::Timers, options),
-        "timer-churn" => measure(workload, &workloads::TimerChurn, options),
-        "fs" => match workloads::Files::prepare() {
-            Ok(files) => measure(workload, &files, options),
-            Err(error) => {
-                eprintln!("  fs: cannot make the files: {error}");
-                Vec::new()
-            }
-        },
         "tcp-echo" => servers::tcp_echo(options),
         "http" => servers::http(options),
         "idle" => servers::idle(options),

@@ -115,6 +115,70 @@ impl Target {
     }
 }
 
+/// One metric a workload reports.
+pub struct Metric {
+    /// Its name with its unit.
+    pub name: &'static str,
+    /// Which way it improves.
+    pub better: Better,
+    /// The targets issue 6 sets for it.
+    pub targets: Vec<Target>,
+}
+
+/// One measurement's figures (one per metric) from each column; `None`
+/// where a column did not run or failed.
+#[derive(Debug, Default)]
+pub struct Columns {
+    /// bureau's figures.
+    pub bureau: Option<Vec<f64>>,
+    /// smol's figures.
+    pub smol: Option<Vec<f64>>,
+    /// tokio's, with tasks through a `LocalSet`.
+    pub local: Option<Vec<f64>>,
+    /// tokio's, with tasks through `tokio::spawn`.
+    pub spawn: Option<Vec<f64>>,
+    /// The reference's name (`raw`, `std::fs`), if the measurement has one.
+    pub reference_name: &'static str,
+    /// The reference's figures.
+    pub reference: Option<Vec<f64>>,
+}
+
+/// The rows of `workload`, one per metric of `metrics`; tokio's column
+/// takes whichever of its two ways of spawning did better on metric
+/// `decides`.
+pub fn rows(workload: &str, metrics: &[Metric], decides: usize, columns: Columns) -> Vec<Row> {
+    let Columns {
+        bureau,
+        smol,
+        local,
+        spawn,
+        reference_name,
+        reference,
+    } = columns;
+    let better = metrics[decides].better;
+    let (tokio, tokio_via) = match (local, spawn) {
+        (Some(l), Some(s)) if better.prefers(s[decides], l[decides]) => (Some(s), "spawn"),
+        (Some(l), _) => (Some(l), "local"),
+        (None, Some(s)) => (Some(s), "spawn"),
+        (None, None) => (None, ""),
+    };
+    metrics
+        .iter()
+        .enumerate()
+        .map(|(i, metric)| {
+            let mut row =
+                Row::new(workload, metric.name, metric.better).with_targets(&metric.targets);
+            row.bureau = bureau.as_ref().map(|f| f[i]);
+            row.smol = smol.as_ref().map(|f| f[i]);
+            row.tokio = tokio.as_ref().map(|f| f[i]);
+            row.tokio_via = tokio_via;
+            row.reference_name = reference_name;
+            row.reference = reference.as_ref().map(|f| f[i]);
+            row
+        })
+        .collect()
+}
+
 /// One metric of one workload, measured on every runtime.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -206,6 +270,12 @@ pub fn figure(value: Option<f64>) -> String {
         Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
         Some(v) => format!("{v:.2}"),
     }
+}
+
+/// Figures for a progress line: [`figure`]s, two spaces apart.
+pub fn figures(values: &[f64]) -> String {
+    let shown: Vec<String> = values.iter().map(|v| figure(Some(*v))).collect();
+    shown.join("  ")
 }
 
 /// A ratio with three decimals, so that one just over its target never
@@ -335,6 +405,46 @@ mod tests {
         assert_eq!(row.best_peer(), Some(80.0));
         assert_eq!(row.peer_ratio(), Some(0.625));
         assert_eq!(row.verdicts()[0].2, Some(false));
+    }
+
+    #[test]
+    fn tokio_takes_its_better_way_on_the_deciding_metric() {
+        let metrics = [
+            Metric {
+                name: "messages/s",
+                better: Better::Higher,
+                targets: vec![],
+            },
+            Metric {
+                name: "µs/message",
+                better: Better::Lower,
+                targets: vec![],
+            },
+        ];
+        let columns = || Columns {
+            local: Some(vec![100.0, 5.0]),
+            spawn: Some(vec![120.0, 6.0]),
+            reference_name: "raw",
+            reference: Some(vec![130.0, 4.0]),
+            ..Columns::default()
+        };
+        let by_throughput = rows("echo", &metrics, 0, columns());
+        assert_eq!(
+            (by_throughput[1].tokio, by_throughput[1].tokio_via),
+            (Some(6.0), "spawn")
+        );
+        assert_eq!(by_throughput[1].reference, Some(4.0));
+        let by_cpu = rows("echo", &metrics, 1, columns());
+        assert_eq!(
+            (by_cpu[0].tokio, by_cpu[0].tokio_via),
+            (Some(100.0), "local")
+        );
+        let spawn_alone = Columns {
+            spawn: Some(vec![1.0, 2.0]),
+            ..Columns::default()
+        };
+        let alone = rows("echo", &metrics, 0, spawn_alone);
+        assert_eq!((alone[0].tokio_via, alone[0].bureau), ("spawn", None));
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// Each figure's median over `runs` (lists of one length, one figure per
+/// metric), taken figure by figure, so that one list of medians may mix
+/// runs; `None` if there are no runs.
+pub fn medians(runs: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let count = runs.first()?.len();
+    let figure = |i: usize| median(&runs.iter().map(|run| run[i]).collect::<Vec<_>>());
+    Some((0..count).map(figure).collect())
+}
+
 /// The `p`-th percentile (0..=100, nearest rank) of an ascending slice; 0 for
 /// an empty slice.
 pub fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -34,6 +43,13 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn medians_are_taken_figure_by_figure() {
+        let runs = vec![vec![1.0, 30.0], vec![3.0, 10.0], vec![2.0, 20.0]];
+        assert_eq!(medians(&runs), Some(vec![2.0, 20.0]));
+        assert_eq!(medians(&[]), None);
     }
 
     #[test]

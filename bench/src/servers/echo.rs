@@ -6,8 +6,7 @@
 
 use super::{Flavor, Server, bin_dir, field, rows_by_flavor};
 use crate::cli::Options;
-use crate::report::{Better, Row, Target};
-use crate::workloads::Metric;
+use crate::report::{Better, Metric, Row, Target};
 use std::io;
 use std::process::Command;
 

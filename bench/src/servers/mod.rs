@@ -16,9 +16,8 @@ pub use http::http;
 pub use idle::idle;
 
 use crate::cli::Options;
-use crate::report::Row;
-use crate::workloads::Metric;
-use bureau_bench::stats::median;
+use crate::report::{Columns, Metric, Row, figures, rows};
+use bureau_bench::stats::medians;
 use std::io::{self, BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -177,8 +176,9 @@ fn field(line: &str, key: &str) -> io::Result<f64> {
 }
 
 /// Runs `measure` on every flavor `options` selects, `options.rounds`
-/// times in turns, and turns the median of each figure into rows; tokio's
-/// column takes the way of spawning that is better on metric `decides`.
+/// times in turns, and turns each figure's median (see
+/// [`bureau_bench::stats::medians`]) into rows; tokio's column takes the
+/// way of spawning that is better on metric `decides`.
 ///
 /// Taking turns spreads the machine's slow minutes over every flavor
 /// instead of one: a run that fails is reported and left out, and a
@@ -204,74 +204,26 @@ fn rows_by_flavor(
             };
             match measure(*flavor) {
                 Ok(f) => {
-                    eprintln!("  {workload:<16} {name:<8} {}{tag}", show(&f));
+                    eprintln!("  {workload:<16} {name:<8} {}{tag}", figures(&f));
                     runs.push(f);
                 }
                 Err(e) => eprintln!("  {workload:<16} {name:<8} failed{tag}: {e}"),
             }
         }
     }
-    let results: Vec<(Flavor, Option<Vec<f64>>)> = flavors
-        .into_iter()
-        .zip(runs)
-        .map(|(flavor, runs)| (flavor, medians(&runs)))
-        .collect();
-    let get = |wanted: Flavor| {
-        results
-            .iter()
-            .find(|(f, _)| *f == wanted)
-            .and_then(|(_, v)| v.clone())
+    let mut columns = Columns {
+        reference_name: "raw",
+        ..Columns::default()
     };
-    let (local, spawn) = (get(Flavor::TokioLocal), get(Flavor::TokioSpawn));
-    let better = metrics[decides].better;
-    let (tokio, via) = match (&local, &spawn) {
-        (Some(l), Some(s)) if better.prefers(s[decides], l[decides]) => (spawn.clone(), "spawn"),
-        (Some(_), _) => (local.clone(), "local"),
-        (None, Some(_)) => (spawn.clone(), "spawn"),
-        (None, None) => (None, ""),
-    };
-    let (bureau, smol, raw) = (get(Flavor::Bureau), get(Flavor::Smol), get(Flavor::Raw));
-    metrics
-        .iter()
-        .enumerate()
-        .map(|(i, metric)| {
-            let mut row =
-                Row::new(workload, metric.name, metric.better).with_targets(&metric.targets);
-            row.bureau = bureau.as_ref().map(|v| v[i]);
-            row.smol = smol.as_ref().map(|v| v[i]);
-            row.tokio = tokio.as_ref().map(|v| v[i]);
-            row.tokio_via = via;
-            row.reference_name = "raw";
-            row.reference = raw.as_ref().map(|v| v[i]);
-            row
-        })
-        .collect()
-}
-
-/// Each figure's median over `runs` (all of one length); `None` if there
-/// are no runs.
-fn medians(runs: &[Vec<f64>]) -> Option<Vec<f64>> {
-    let first = runs.first()?;
-    let figure = |i: usize| median(&runs.iter().map(|run| run[i]).collect::<Vec<_>>());
-    Some((0..first.len()).map(figure).collect())
-}
-
-fn show(figures: &[f64]) -> String {
-    let shown: Vec<String> = figures
-        .iter()
-        .map(|f| crate::report::figure(Some(*f)))
-        .collect();
-    shown.join("  ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn medians_are_taken_figure_by_figure() {
-        let runs = vec![vec![1.0, 30.0], vec![3.0, 10.0], vec![2.0, 20.0]];
-        assert_eq!(medians(&runs), Some(vec![2.0, 20.0]));
-        assert_eq!(medians(&[]), None);
+    for (flavor, runs) in flavors.into_iter().zip(runs) {
+        let figures = medians(&runs);
+        match flavor {
+            Flavor::Bureau => columns.bureau = figures,
+            Flavor::Smol => columns.smol = figures,
+            Flavor::TokioLocal => columns.local = figures,
+            Flavor::TokioSpawn => columns.spawn = figures,
+            Flavor::Raw => columns.reference = figures,
+        }
     }
+    rows(workload, metrics, decides, columns)
 }

@@ -14,26 +14,15 @@ mod files;
 mod pool;
 mod timers;
 
-pub use executor::{PingPong, Spawn, Yield};
-pub use files::Files;
-pub use pool::{UnblockLatency, UnblockThroughput};
-pub use timers::{TimerChurn, Timers};
-
 use crate::cli::Options;
-use crate::report::{Better, Row, Target};
+use crate::report::{Columns, Metric, Row, figures, rows};
 use crate::runtimes::{Bureau, Runtime, Smol, TokioLocal, TokioSpawn};
-use bureau_bench::stats::median;
+use bureau_bench::stats::medians;
+use executor::{PingPong, Spawn, Yield};
+use files::Files;
+use pool::{UnblockLatency, UnblockThroughput};
 use std::process::{Command, Stdio};
-
-/// One metric a workload reports.
-pub struct Metric {
-    /// Its name with its unit.
-    pub name: &'static str,
-    /// Which way it improves.
-    pub better: Better,
-    /// The targets issue 6 sets for it.
-    pub targets: Vec<Target>,
-}
+use timers::{TimerChurn, Timers};
 
 /// A workload that runs inside this process.
 pub trait Workload {
@@ -61,70 +50,146 @@ pub trait Workload {
     }
 }
 
-/// Times `workload`, part of the command line's workload `named`, on every
-/// runtime `options` selects, each in a child process, and returns its
-/// rows. In a child (`options.child`), it times the one runtime asked for
-/// and prints the medians instead, if `workload` is the one asked for.
-pub fn measure<W: Workload>(named: &str, workload: &W, options: &Options) -> Vec<Row> {
-    if let Some((runtime, wanted)) = &options.child {
-        if wanted == W::NAME {
-            match in_this_process(workload, runtime, options.reps) {
-                Some(figures) => println!("{}", join(&figures)),
-                None => eprintln!("bench: {} has no runtime {runtime:?}", W::NAME),
-            }
+/// Something done with each measurement of an in-process workload.
+trait Visit {
+    fn visit<W: Workload>(&mut self, workload: &W);
+}
+
+/// Calls `visitor` with each measurement of the command line's in-process
+/// workload `named` (one of [`crate::cli::IN_PROCESS`]): one, or two for
+/// `unblock` (`unblock` and `unblock latency`).
+fn each(named: &str, visitor: &mut impl Visit) -> Result<(), String> {
+    match named {
+        "spawn" => visitor.visit(&Spawn),
+        "yield" => visitor.visit(&Yield),
+        "pingpong" => visitor.visit(&PingPong),
+        "unblock" => {
+            visitor.visit(&UnblockThroughput);
+            visitor.visit(&UnblockLatency);
         }
-        return Vec::new();
+        "timers" => visitor.visit(&Timers),
+        "timer-churn" => visitor.visit(&TimerChurn),
+        "fs" => {
+            let files = Files::prepare().map_err(|e| format!("cannot make the files: {e}"))?;
+            visitor.visit(&files);
+        }
+        other => return Err(format!("{other} is not an in-process workload")),
     }
-    let metrics = workload.metrics();
-    let figures = |runtime: &str| in_a_child(named, W::NAME, runtime, options.reps);
-    let bureau = options
-        .runs("bureau")
-        .then(|| figures(Bureau::NAME))
-        .flatten();
-    let smol = options.runs("smol").then(|| figures(Smol::NAME)).flatten();
-    let tokio_runs = options.runs("tokio");
-    let local = tokio_runs.then(|| figures(TokioLocal::NAME)).flatten();
-    let spawn = tokio_runs.then(|| figures(TokioSpawn::NAME)).flatten();
-    let decides = workload.deciding_metric();
-    let (tokio, tokio_via) = match (local, spawn) {
-        (Some(local), Some(spawn))
-            if metrics[decides]
-                .better
-                .prefers(spawn[decides], local[decides]) =>
-        {
-            (Some(spawn), TokioSpawn::NAME)
+    Ok(())
+}
+
+/// Times the command line's in-process workload `named` on every runtime
+/// `options` selects, each in a child process, and returns its rows.
+pub fn measure(named: &str, options: &Options) -> Vec<Row> {
+    struct Parent<'a> {
+        named: &'a str,
+        options: &'a Options,
+        rows: Vec<Row>,
+    }
+    impl Visit for Parent<'_> {
+        fn visit<W: Workload>(&mut self, workload: &W) {
+            let metrics = workload.metrics();
+            let count = metrics.len();
+            let runs = |column: &str| self.options.runs(column);
+            let child =
+                |runtime: &str| in_a_child(self.named, W::NAME, runtime, self.options.reps, count);
+            let columns = Columns {
+                bureau: runs("bureau").then(|| child(Bureau::NAME)).flatten(),
+                smol: runs("smol").then(|| child(Smol::NAME)).flatten(),
+                local: runs("tokio").then(|| child(TokioLocal::NAME)).flatten(),
+                spawn: runs("tokio").then(|| child(TokioSpawn::NAME)).flatten(),
+                reference_name: W::REFERENCE.unwrap_or_default(),
+                reference: W::REFERENCE
+                    .filter(|_| runs("ref"))
+                    .and_then(|_| child(REFERENCE)),
+            };
+            let decides = workload.deciding_metric();
+            self.rows.extend(rows(W::NAME, &metrics, decides, columns));
         }
-        (Some(local), _) => (Some(local), TokioLocal::NAME),
-        (None, Some(spawn)) => (Some(spawn), TokioSpawn::NAME),
-        (None, None) => (None, ""),
+    }
+    let mut parent = Parent {
+        named,
+        options,
+        rows: Vec::new(),
     };
-    let reference = W::REFERENCE
-        .filter(|_| options.runs("ref"))
-        .and_then(|name| Some((name, figures("ref")?)));
-    metrics
-        .iter()
-        .enumerate()
-        .map(|(i, metric)| {
-            let mut row =
-                Row::new(W::NAME, metric.name, metric.better).with_targets(&metric.targets);
-            row.bureau = bureau.as_ref().map(|f| f[i]);
-            row.smol = smol.as_ref().map(|f| f[i]);
-            row.tokio = tokio.as_ref().map(|f| f[i]);
-            row.tokio_via = tokio_via;
-            if let Some((name, figures)) = &reference {
-                row.reference_name = name;
-                row.reference = Some(figures[i]);
+    if let Err(error) = each(named, &mut parent) {
+        eprintln!("  {named}: {error}");
+    }
+    parent.rows
+}
+
+/// In a child process: times measurement `name` of the command line's
+/// workload `named` on `runtime` (one of [`crate::cli::CHILDREN`]), with
+/// one warm-up and `reps` timed runs in this process, and returns the
+/// median of each metric.
+pub fn in_this_process(
+    named: &str,
+    name: &str,
+    runtime: &str,
+    reps: usize,
+) -> Result<Vec<f64>, String> {
+    struct Child<'a> {
+        name: &'a str,
+        runtime: &'a str,
+        reps: usize,
+        figures: Option<Result<Vec<f64>, String>>,
+    }
+    impl Visit for Child<'_> {
+        fn visit<W: Workload>(&mut self, workload: &W) {
+            if W::NAME == self.name {
+                self.figures = Some(time(workload, self.runtime, self.reps));
             }
-            row
-        })
-        .collect()
+        }
+    }
+    let mut child = Child {
+        name,
+        runtime,
+        reps,
+        figures: None,
+    };
+    each(named, &mut child)?;
+    child
+        .figures
+        .unwrap_or_else(|| Err(format!("{named} has no measurement {name:?}")))
+}
+
+/// What `--child` calls the reference without a runtime.
+const REFERENCE: &str = "ref";
+
+/// One warm-up and `reps` timed runs of `workload` on `runtime`: the median
+/// of each metric.
+fn time<W: Workload>(workload: &W, runtime: &str, reps: usize) -> Result<Vec<f64>, String> {
+    let repeat = |run: &dyn Fn() -> Vec<f64>| {
+        run();
+        let runs: Vec<Vec<f64>> = (0..reps).map(|_| run()).collect();
+        medians(&runs).unwrap_or_default()
+    };
+    let found = match runtime {
+        Bureau::NAME => repeat(&|| workload.run::<Bureau>()),
+        Smol::NAME => repeat(&|| workload.run::<Smol>()),
+        TokioLocal::NAME => repeat(&|| workload.run::<TokioLocal>()),
+        TokioSpawn::NAME => repeat(&|| workload.run::<TokioSpawn>()),
+        REFERENCE if W::REFERENCE.is_some() => repeat(&|| workload.reference()),
+        _ => return Err(format!("{} has no column {runtime:?}", W::NAME)),
+    };
+    let shown = W::REFERENCE
+        .filter(|_| runtime == REFERENCE)
+        .unwrap_or(runtime);
+    eprintln!("  {:<8} {shown:<8} {}", W::NAME, figures(&found));
+    Ok(found)
 }
 
 /// Runs this program again as a child that times measurement `name` of the
 /// command line's workload `named` on `runtime` (one of
-/// [`crate::cli::CHILDREN`]), and reads its medians; `None`, said on
-/// stderr, if the child fails.
-fn in_a_child(named: &str, name: &str, runtime: &str, reps: usize) -> Option<Vec<f64>> {
+/// [`crate::cli::CHILDREN`]), and reads its `count` medians; `None`, said
+/// on stderr, if the child fails.
+fn in_a_child(
+    named: &str,
+    name: &str,
+    runtime: &str,
+    reps: usize,
+    count: usize,
+) -> Option<Vec<f64>> {
     let run = || -> Result<Vec<f64>, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let output = Command::new(exe)
@@ -136,57 +201,47 @@ fn in_a_child(named: &str, name: &str, runtime: &str, reps: usize) -> Option<Vec
             return Err(format!("the child process ended with {}", output.status));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().last().ok_or("the child printed nothing")?;
-        line.split_whitespace()
+        let line = stdout.lines().last().unwrap_or_default();
+        let figures: Vec<f64> = line
+            .split_whitespace()
             .map(|figure| {
                 figure
                     .parse()
                     .map_err(|_| format!("{line:?} is not figures"))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        if figures.len() != count {
+            return Err(format!(
+                "{line:?} holds {} figures, not {count}",
+                figures.len()
+            ));
+        }
+        Ok(figures)
     };
     run()
         .inspect_err(|error| eprintln!("  {name:<8} {runtime:<8} failed: {error}"))
         .ok()
 }
 
-/// One warm-up and `reps` timed runs of `workload` on `runtime` (one of
-/// [`crate::cli::CHILDREN`]) in this process: the median of each metric, or `None` for
-/// a name that is not there.
-fn in_this_process<W: Workload>(workload: &W, runtime: &str, reps: usize) -> Option<Vec<f64>> {
-    let runs: Vec<Vec<f64>> = match runtime {
-        "bureau" => repeat(reps, || workload.run::<Bureau>()),
-        "smol" => repeat(reps, || workload.run::<Smol>()),
-        "local" => repeat(reps, || workload.run::<TokioLocal>()),
-        "spawn" => repeat(reps, || workload.run::<TokioSpawn>()),
-        "ref" if W::REFERENCE.is_some() => repeat(reps, || workload.reference()),
-        _ => return None,
-    };
-    let count = runs.first().map_or(0, Vec::len);
-    let figures: Vec<f64> = (0..count)
-        .map(|i| median(&runs.iter().map(|run| run[i]).collect::<Vec<_>>()))
-        .collect();
-    let name = W::REFERENCE.filter(|_| runtime == "ref").unwrap_or(runtime);
-    eprintln!("  {:<8} {name:<8} {}", W::NAME, show(&figures));
-    Some(figures)
-}
-
-/// One warm-up, then `reps` timed runs of `run`.
-fn repeat(reps: usize, mut run: impl FnMut() -> Vec<f64>) -> Vec<Vec<f64>> {
-    run();
-    (0..reps).map(|_| run()).collect()
-}
-
-/// Figures as the child prints them: in full, space-separated.
-fn join(figures: &[f64]) -> String {
+/// Figures as a child prints them for its parent: in full, space-separated.
+pub fn child_line(figures: &[f64]) -> String {
     let shown: Vec<String> = figures.iter().map(f64::to_string).collect();
     shown.join(" ")
 }
 
-fn show(figures: &[f64]) -> String {
-    let shown: Vec<String> = figures
-        .iter()
-        .map(|f| crate::report::figure(Some(*f)))
-        .collect();
-    shown.join("  ")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_are_the_runtimes_by_their_names_and_the_reference() {
+        let names = [
+            Bureau::NAME,
+            Smol::NAME,
+            TokioLocal::NAME,
+            TokioSpawn::NAME,
+            REFERENCE,
+        ];
+        assert_eq!(crate::cli::CHILDREN, names);
+    }
 }
