@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
-/// Every workload, in the order `all` runs them.
-pub const WORKLOADS: &[&str] = &[
+/// The workloads that run inside the harness's process (or its child's),
+/// in the order `all` runs them.
+pub const IN_PROCESS: &[&str] = &[
     "spawn",
     "yield",
     "pingpong",
@@ -14,16 +15,22 @@ pub const WORKLOADS: &[&str] = &[
     "timers",
     "timer-churn",
     "fs",
-    "tcp-echo",
-    "http",
-    "idle",
-    "footprint",
 ];
+
+/// The workloads around server programs, which start them (`tcp-echo`,
+/// `http`, `idle`) or build them (`footprint`); `all` runs them after the
+/// in-process ones.
+const SERVERS: &[&str] = &["tcp-echo", "http", "idle", "footprint"];
+
+/// Every workload, in the order `all` runs them.
+fn every_workload() -> impl Iterator<Item = &'static str> {
+    IN_PROCESS.iter().chain(SERVERS).copied()
+}
 
 /// What to run, as the command line asked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// The workloads to run, in [`WORKLOADS`] order.
+    /// The workloads to run, in the order `all` runs them.
     pub workloads: Vec<&'static str>,
     /// Timed repetitions of each in-process workload (after one warm-up).
     pub reps: usize,
@@ -52,18 +59,6 @@ pub struct Options {
 /// What `--child` accepts: a runtime's name (tokio's two ways of spawning
 /// apart) or `ref`, the reference without a runtime.
 pub const CHILDREN: &[&str] = &["bureau", "smol", "local", "spawn", "ref"];
-
-/// The workloads that run inside the harness's process (or its child's);
-/// the others start servers.
-pub const IN_PROCESS: &[&str] = &[
-    "spawn",
-    "yield",
-    "pingpong",
-    "unblock",
-    "timers",
-    "timer-churn",
-    "fs",
-];
 
 /// The columns `--only` accepts.
 pub const COLUMNS: &[&str] = &["bureau", "smol", "tokio", "ref"];
@@ -141,14 +136,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     }
     if let Some(unknown) = wanted
         .iter()
-        .find(|w| *w != "all" && !WORKLOADS.contains(&w.as_str()))
+        .find(|w| *w != "all" && !every_workload().any(|x| x == w.as_str()))
     {
         return Err(format!("unknown workload {unknown}\n{USAGE}"));
     }
     let all = wanted.is_empty() || wanted.iter().any(|w| w == "all");
-    options.workloads = WORKLOADS
-        .iter()
-        .copied()
+    options.workloads = every_workload()
         .filter(|w| all || wanted.iter().any(|x| x == w))
         .collect();
     let one_in_process = matches!(&options.workloads[..], [w] if IN_PROCESS.contains(w));
@@ -178,7 +171,8 @@ mod tests {
     #[test]
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
-        assert_eq!(options.workloads, WORKLOADS);
+        assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
+        assert_eq!(options.workloads.len(), 11);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
     }
 
