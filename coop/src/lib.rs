@@ -1,0 +1,223 @@
+//! Cooperative scheduling: what the executor and the I/O types tell each
+//! other on the loop's thread without either importing the other.
+//!
+//! Two pieces of thread-local state live here:
+//!
+//! - **The budget.** The executor gives each poll of a task [`BUDGET`]
+//!   operations ([`budgeted`]); every ready I/O operation, ready timer and
+//!   `Unblock` transfer spends one ([`poll_proceed`]). Once it is spent, the
+//!   next operation wakes its task and returns `Pending`, so a task whose
+//!   socket never runs dry still goes to the back of the queue, and the
+//!   executor, told that the task yielded for its budget, gives the reactor a
+//!   turn before it polls anything else. Outside a budgeted poll (a future
+//!   driven by `futures_lite::future::block_on`, a thread of the pool) the
+//!   budget is unlimited.
+//! - **Urgent wakes.** The reactor wakes the wakers of expired timers inside
+//!   [`wake_urgent`]; a run queue asks [`is_urgent`] as it queues a task, and
+//!   puts such a task ahead of the tasks that were woken for I/O, so a due
+//!   timer does not wait behind thousands of busy sockets.
+//!
+//! This crate must never learn what a task, a socket or a timer is: it holds
+//! two counters and a flag. Under `--cfg loom`, where the models' threads
+//! share one OS thread and so one copy of any thread-local, the budget is
+//! always unlimited and no wake is urgent.
+
+#![forbid(unsafe_code)]
+
+use std::cell::Cell;
+use std::task::{Context, Poll, Waker};
+
+/// How many operations one poll of a task may complete before it must
+/// yield: the number tokio uses. A read costs a system call of a microsecond
+/// or more, so 128 of them keep one poll near a millisecond of I/O, while the
+/// yield (a queue push and a non-blocking turn of the reactor) costs about as
+/// much as one of them: under 1 % of a busy reader's throughput.
+pub const BUDGET: u32 = 128;
+
+/// The budget of code that is not inside a budgeted poll.
+const UNLIMITED: u32 = u32::MAX;
+
+thread_local! {
+    /// Operations left in the current poll; [`UNLIMITED`] outside one.
+    static LEFT: Cell<u32> = const { Cell::new(UNLIMITED) };
+    /// Whether an operation in the current poll found the budget spent.
+    static SPENT: Cell<bool> = const { Cell::new(false) };
+    /// Whether the wakes under way are those of expired timers.
+    static URGENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `poll` (one poll of a task) with a fresh budget of [`BUDGET`]
+/// operations; returns its result and whether the task yielded because it
+/// ran out. The budget around the call (unlimited, or an outer poll's) is
+/// put back afterwards, even if `poll` panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Waker};
+///
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let ((), yielded) = bureau_coop::budgeted(|| {
+///     while bureau_coop::poll_proceed(&mut cx).is_ready() {}
+/// });
+/// assert!(yielded);
+/// ```
+pub fn budgeted<R>(poll: impl FnOnce() -> R) -> (R, bool) {
+    if cfg!(loom) {
+        return (poll(), false);
+    }
+    /// Puts the outer budget back when the poll ends or unwinds.
+    struct Restore(u32, bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEFT.set(self.0);
+            SPENT.set(self.1);
+        }
+    }
+    let _restore = Restore(LEFT.replace(BUDGET), SPENT.replace(false));
+    let out = poll();
+    (out, SPENT.get())
+}
+
+/// Spends one operation of the current poll's budget, and says whether the
+/// operation may go ahead: `Pending` (with the task's waker woken, so it is
+/// polled again after the others) once the budget is spent.
+///
+/// Call it before an operation that may complete at once; `Pending` means
+/// "do not try, return `Pending`".
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Waker};
+///
+/// // Outside a budgeted poll, every operation may go ahead.
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert!(bureau_coop::poll_proceed(&mut cx).is_ready());
+/// ```
+#[inline]
+pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
+    match LEFT.get() {
+        UNLIMITED => Poll::Ready(()),
+        0 => {
+            SPENT.set(true);
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        left => {
+            LEFT.set(left - 1);
+            Poll::Ready(())
+        }
+    }
+}
+
+/// Wakes every waker of `wakers` as an urgent wake (see the crate doc).
+/// Each wake runs inside `wake`, which decides how to call it (the reactor
+/// catches a panicking waker there).
+///
+/// # Examples
+///
+/// ```
+/// use std::task::Waker;
+///
+/// let mut seen = false;
+/// bureau_coop::wake_urgent([Waker::noop().clone()], |w| {
+///     seen = bureau_coop::is_urgent();
+///     w.wake();
+/// });
+/// assert!(seen && !bureau_coop::is_urgent());
+/// ```
+pub fn wake_urgent(wakers: impl IntoIterator<Item = Waker>, mut wake: impl FnMut(Waker)) {
+    /// Clears the mark when the wakes end or unwind.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            URGENT.set(false);
+        }
+    }
+    let _clear = Clear;
+    URGENT.set(!cfg!(loom));
+    for waker in wakers {
+        wake(waker);
+    }
+}
+
+/// Whether the wake under way on this thread is urgent: a run queue that
+/// sees `true` while it queues a task puts it ahead of the others.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!bureau_coop::is_urgent());
+/// ```
+#[inline]
+pub fn is_urgent() -> bool {
+    URGENT.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noop() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    #[test]
+    fn a_budgeted_poll_completes_exactly_budget_operations() {
+        let mut cx = noop();
+        let (done, yielded) = budgeted(|| {
+            let mut n = 0;
+            while poll_proceed(&mut cx).is_ready() {
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(done, BUDGET);
+        assert!(yielded);
+    }
+
+    #[test]
+    fn the_outer_budget_comes_back_after_a_nested_poll() {
+        let mut cx = noop();
+        let ((), _) = budgeted(|| {
+            let _ = poll_proceed(&mut cx);
+            let (_, inner) = budgeted(|| while poll_proceed(&mut cx).is_ready() {});
+            assert!(inner);
+            assert_eq!(LEFT.get(), BUDGET - 1);
+            assert!(!SPENT.get());
+        });
+        assert_eq!(LEFT.get(), UNLIMITED);
+    }
+
+    #[test]
+    fn a_panicking_poll_leaves_the_budget_unlimited() {
+        let caught = std::panic::catch_unwind(|| budgeted(|| panic!("in a poll")));
+        assert!(caught.is_err());
+        assert_eq!(LEFT.get(), UNLIMITED);
+    }
+
+    #[test]
+    fn a_poll_that_stays_within_its_budget_did_not_yield() {
+        let mut cx = noop();
+        let ((), yielded) = budgeted(|| assert!(poll_proceed(&mut cx).is_ready()));
+        assert!(!yielded);
+    }
+
+    #[test]
+    fn a_spent_budget_wakes_the_task() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        struct Flag(AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        budgeted(|| while poll_proceed(&mut cx).is_ready() {});
+        assert!(flag.0.load(Ordering::SeqCst), "the yielding task was not woken");
+    }
+}
