@@ -262,6 +262,7 @@ impl<T: Read + Send + 'static> AsyncRead for Unblock<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        ready!(bureau_coop::poll_proceed(cx));
         loop {
             if let State::Reading(reader, task) = &mut this.state {
                 let n = ready!(reader.poll_read(cx, buf));
@@ -339,6 +340,7 @@ impl<T: Write + Send + 'static> AsyncWrite for Unblock<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        ready!(bureau_coop::poll_proceed(cx));
         loop {
             if let State::Writing(Some(writer), _) = &mut this.state {
                 let n = ready!(writer.poll_write(cx, buf));
@@ -427,6 +429,7 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
         let this = self.get_mut();
+        ready!(bureau_coop::poll_proceed(cx));
         loop {
             if let State::Streaming(reader, task) = &mut this.state {
                 if let Some(reader) = reader.downcast_mut::<Reader<T::Item>>() {

@@ -218,6 +218,9 @@ mod tests {
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         budgeted(|| while poll_proceed(&mut cx).is_ready() {});
-        assert!(flag.0.load(Ordering::SeqCst), "the yielding task was not woken");
+        assert!(
+            flag.0.load(Ordering::SeqCst),
+            "the yielding task was not woken"
+        );
     }
 }

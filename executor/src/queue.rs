@@ -5,7 +5,10 @@
 //! wakes from any other thread go to a lock-free `ConcurrentQueue` and tell
 //! the sleep protocol. Popping is FIFO, and the remote queue is pulled in at
 //! least once every [`FAIRNESS_BATCH`] pops, so neither side can starve the
-//! other. This file must never run a task: it only stores them.
+//! other. A task woken by an urgent wake (an expired timer's, see
+//! `bureau_coop::is_urgent`) waits in a lane of its own that is popped
+//! first, so it does not queue behind the tasks woken for I/O in the same
+//! turn. This file must never run a task: it only stores them.
 
 use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};
@@ -35,6 +38,9 @@ pub(crate) struct RunQueue {
 
 struct Local {
     queue: VecDeque<Runnable>,
+    /// Tasks woken urgently, run before those in `queue` (FIFO among
+    /// themselves).
+    urgent: VecDeque<Runnable>,
     /// Pops since the remote queue was last pulled in.
     pops: usize,
     /// Set once the executor is dropped: new tasks are dropped, not queued.
@@ -47,6 +53,7 @@ impl RunQueue {
         Arc::new(RunQueue {
             local: OwnerCell::new(Local {
                 queue: VecDeque::new(),
+                urgent: VecDeque::new(),
                 pops: 0,
                 closed: false,
             }),
@@ -81,7 +88,7 @@ impl RunQueue {
     fn push_local(&self, runnable: Runnable) -> Result<(), Runnable> {
         match self.local.borrow() {
             Some(mut local) if !local.closed && !self.sleep.local_wake_needed() => {
-                local.queue.push_back(runnable);
+                local.push(runnable);
                 Ok(())
             }
             _ => Err(runnable),
@@ -97,7 +104,7 @@ impl RunQueue {
                 drop(runnable);
                 return;
             }
-            local.queue.push_back(runnable);
+            local.push(runnable);
             drop(local);
             self.sleep.notify_local();
         } else if cfg!(bureau_loom_broken = "notify_before_push") {
@@ -120,7 +127,7 @@ impl RunQueue {
     pub(crate) fn pop(&self) -> Option<Runnable> {
         let mut local = self.local.borrow()?;
         local.pops += 1;
-        if local.pops >= FAIRNESS_BATCH || local.queue.is_empty() {
+        if local.pops >= FAIRNESS_BATCH || local.is_empty() {
             local.pops = 0;
             for _ in 0..self.remote.len() {
                 match self.remote.pop() {
@@ -129,12 +136,15 @@ impl RunQueue {
                 }
             }
         }
-        local.queue.pop_front()
+        match local.urgent.pop_front() {
+            Some(runnable) => Some(runnable),
+            None => local.queue.pop_front(),
+        }
     }
 
-    /// Whether no task waits in either queue.
+    /// Whether no task waits in any queue.
     pub(crate) fn is_idle(&self) -> bool {
-        self.remote.is_empty() && self.local.borrow().is_none_or(|l| l.queue.is_empty())
+        self.remote.is_empty() && self.local.borrow().is_none_or(|l| l.is_empty())
     }
 
     /// See [`Sleep::prepare`].
@@ -171,6 +181,22 @@ impl RunQueue {
         self.remote.close();
         while self.pop().is_some() {}
         self.sleep.forget_futures();
+    }
+}
+
+impl Local {
+    /// Queues a task woken on the owner thread: in the urgent lane during an
+    /// urgent wake, at the back of the queue otherwise.
+    fn push(&mut self, runnable: Runnable) {
+        if bureau_coop::is_urgent() {
+            self.urgent.push_back(runnable);
+        } else {
+            self.queue.push_back(runnable);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.urgent.is_empty()
     }
 }
 

@@ -1,6 +1,10 @@
 //! `Async<T>`: a non-blocking I/O handle registered with the reactor for its
 //! whole lifetime, with readiness futures and `AsyncRead`/`AsyncWrite`.
 //!
+//! Every operation here first spends one unit of the polling task's
+//! cooperative budget (`bureau_coop::poll_proceed`), so a task whose handle
+//! is always ready still yields to the others.
+//!
 //! It must never touch the poller on the read/write path (no `epoll_ctl`
 //! after registration), and must deregister before its descriptor closes.
 
@@ -247,11 +251,14 @@ impl<T: AsFd> Async<T> {
 
     /// The loop behind `read_with`/`write_with`: try while ready; on
     /// `WouldBlock` clear the readiness (unless a newer edge came) and wait.
+    /// Each call spends one operation of the task's cooperative budget
+    /// (`bureau_coop`), as every readiness-driven operation here does.
     async fn io_with<R>(
         &self,
         dir: usize,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
+        futures_lite::future::poll_fn(bureau_coop::poll_proceed).await;
         let mut waiter = Waiter::new(&self.source, dir);
         loop {
             let Some(tick) = self.source.ready_tick(dir) else {
@@ -288,6 +295,7 @@ impl<T: AsFd> Async<T> {
         mut op: impl FnMut() -> io::Result<R>,
         short: impl Fn(&R, u64) -> bool,
     ) -> Poll<io::Result<R>> {
+        ready!(bureau_coop::poll_proceed(cx));
         loop {
             let Some(tick) = source.ready_tick(dir) else {
                 ready!(poll_dir(source, dir, cx));
@@ -504,6 +512,7 @@ fn poll_readiness(
     mut wait: impl FnMut(&mut Context<'_>) -> Poll<()>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
+    ready!(bureau_coop::poll_proceed(cx));
     loop {
         if let Some((tick, fresh)) = source.ready_edge(dir) {
             if fresh {

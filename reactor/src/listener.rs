@@ -58,6 +58,7 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        futures_lite::ready!(bureau_coop::poll_proceed(cx));
         reserve_spare(&self.source);
         loop {
             let Some(tick) = self.source.ready_tick(READ) else {
