@@ -19,6 +19,7 @@ use pin_project_lite::pin_project;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -82,7 +83,7 @@ impl LocalExecutor {
     pub fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
         let key = self.active.borrow_mut().reserve();
         let future = Tracked {
-            future,
+            future: Some(future),
             _finished: Finished {
                 active: self.active.clone(),
                 key,
@@ -122,7 +123,7 @@ impl LocalExecutor {
     pub fn try_tick(&self) -> bool {
         match self.queue.pop() {
             Some(runnable) => {
-                runnable.run();
+                run(runnable);
                 true
             }
             None => false,
@@ -142,7 +143,7 @@ impl LocalExecutor {
     /// assert!(task.is_finished());
     /// ```
     pub async fn tick(&self) {
-        future::poll_fn(|cx| self.poll_runnable(cx)).await.run();
+        run(future::poll_fn(|cx| self.poll_runnable(cx)).await);
     }
 
     /// Runs this executor's tasks while awaiting `future`, and returns its
@@ -177,8 +178,9 @@ impl LocalExecutor {
     /// sleeping in `parker` whenever there is nothing to run.
     ///
     /// The parker also gets a non-blocking turn at least once every 64 task
-    /// polls, so a reactor behind it keeps collecting I/O and timer events
-    /// while tasks are busy.
+    /// polls, and right after a task yields because it spent its
+    /// cooperative budget (see `bureau_coop`), so a reactor behind it keeps
+    /// collecting I/O and timer events while tasks are busy.
     ///
     /// # Examples
     ///
@@ -205,17 +207,24 @@ impl LocalExecutor {
         let mut polls = 0;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let (poll, yielded) = bureau_coop::budgeted(|| future.as_mut().poll(&mut cx));
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
-                polls += 1;
+                polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
             }
             while polls < FAIRNESS_BATCH {
                 let Some(runnable) = self.queue.pop() else {
                     break;
                 };
-                runnable.run();
-                polls += 1;
+                // A task that yielded for its budget found its I/O ready
+                // again and again: let the parker look at the rest of the
+                // world (timers due, other sockets) before the next poll.
+                polls = if run(runnable) {
+                    FAIRNESS_BATCH
+                } else {
+                    polls + 1
+                };
             }
             if polls >= FAIRNESS_BATCH {
                 polls = 0;
@@ -293,16 +302,39 @@ impl Drop for LocalExecutor {
     }
 }
 
+/// Runs one task with a fresh cooperative budget; returns whether it
+/// yielded because it spent the budget.
+fn run(runnable: Runnable) -> bool {
+    bureau_coop::budgeted(|| runnable.run()).1
+}
+
 pin_project! {
     /// A task's future, with the guard that frees its slot in [`Active`].
     ///
     /// A struct rather than an `async` block, which would keep the future
     /// twice in the task (once captured, once awaited) and so double the
     /// memory of every task.
+    ///
+    /// async-task drops a task's future (when it completes, when it is
+    /// cancelled, when the executor goes) inside a guard that aborts the
+    /// process on a panic. So the future is dropped here first, in
+    /// `catch_unwind`: a panicking `Drop` in it is printed by the panic hook,
+    /// as a detached task's panic is, and the loop goes on. `None` once
+    /// dropped.
     struct Tracked<F> {
         #[pin]
-        future: F,
+        future: Option<F>,
         _finished: Finished,
+    }
+
+    impl<F> PinnedDrop for Tracked<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut future = this.project().future;
+            // Assigning drops the old value in place; if its drop panics,
+            // the place still ends up `None`. Nothing of the future is used
+            // afterwards, so no broken state can be observed.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| future.set(None)));
+        }
     }
 }
 
@@ -310,7 +342,11 @@ impl<F: Future> Future for Tracked<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().future.poll(cx)
+        match self.project().future.as_pin_mut() {
+            Some(future) => future.poll(cx),
+            // async-task never polls a future again once it has dropped it.
+            None => unreachable!("bureau: a task's future was polled after it was dropped"),
+        }
     }
 }
 

@@ -126,8 +126,11 @@ pub(crate) struct Driver {
     /// The buffer of the untimed and zero-timeout waits, which call
     /// `epoll_pwait` on the poller's descriptor directly.
     raw: RawEvents,
-    /// The wakers a turn collects (empty between turns).
+    /// The wakers of ready sources a turn collects (empty between turns).
     wakers: Vec<Waker>,
+    /// The wakers of expired timers a turn collects, woken first and as
+    /// urgent wakes (empty between turns).
+    timer_wakers: Vec<Waker>,
 }
 
 /// The raw wait's event buffer.
@@ -220,6 +223,7 @@ impl Reactor {
                 events: Events::new(),
                 raw: RawEvents(Vec::with_capacity(RAW_EVENTS)),
                 wakers: Vec::new(),
+                timer_wakers: Vec::new(),
             }),
             counters: Counters::default(),
             base: Instant::now(),
@@ -359,8 +363,13 @@ impl Reactor {
 
     /// One turn of the reactor, by the driver: waits in the poller for at
     /// most `timeout` (shortened to the next timer deadline, and to zero if
-    /// a timer is already due), then wakes the wakers of every ready source
-    /// and expired timer. `after_wait` runs between the wait and the wakes.
+    /// a timer is already due), then wakes the wakers of every expired timer
+    /// (as urgent wakes, see `bureau_coop`) and of every ready source.
+    /// `after_wait` runs between the wait and the wakes.
+    ///
+    /// A waker that panics does not end the turn: each wake is called in
+    /// `catch_unwind` (the panic hook has printed the panic), so the other
+    /// wakers are still woken and the driver still lets go of its role.
     pub(crate) fn turn(
         &self,
         driver: &mut Driver,
@@ -371,6 +380,7 @@ impl Reactor {
             events,
             raw,
             wakers,
+            timer_wakers,
         } = driver;
         let start = Instant::now();
         let mut deadline = timeout.and_then(|t| start.checked_add(t));
@@ -379,8 +389,8 @@ impl Reactor {
         {
             let mut t = lock(&self.timers);
             spare = t.queue.take_spare();
-            self.take_expired(&mut t, start, wakers);
-            if !wakers.is_empty() {
+            self.take_expired(&mut t, start, timer_wakers);
+            if !timer_wakers.is_empty() {
                 deadline = Some(start);
             }
             if let Some(next) = t.queue.next_deadline() {
@@ -427,7 +437,7 @@ impl Reactor {
         {
             let mut t = lock(&self.timers);
             t.waiting = None;
-            self.take_expired(&mut t, now, wakers);
+            self.take_expired(&mut t, now, timer_wakers);
         }
         after_wait();
         if !raw.is_empty() {
@@ -446,10 +456,9 @@ impl Reactor {
                 wakers,
             );
         }
-        // Drained, so the buffer (and its capacity) is kept for next turn.
-        for w in wakers.drain(..) {
-            w.wake();
-        }
+        // Drained, so the buffers (and their capacity) are kept for next turn.
+        bureau_coop::wake_urgent(timer_wakers.drain(..), wake_caught);
+        wakers.drain(..).for_each(wake_caught);
     }
 
     /// Records the events `(key, readable, writable)` in their sources and
@@ -500,6 +509,12 @@ impl Reactor {
         when.checked_duration_since(self.base)
             .is_some_and(|d| nanos(d) <= self.expired_through.load(Ordering::Acquire))
     }
+}
+
+/// Wakes `waker`; a panic in the wake is caught, so it does not stop the
+/// caller (the panic hook has printed it already).
+pub(crate) fn wake_caught(waker: Waker) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
 }
 
 /// The key of [`Reactor::waker`]. Slab keys never reach it (it would take
