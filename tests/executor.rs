@@ -593,7 +593,7 @@ fn a_task_panic_resurfaces_where_it_is_awaited() {
 use futures_lite::FutureExt as _;
 
 mod common;
-use common::bounded;
+use common::{bounded, output_within};
 
 const DETACHED_PANIC_CHILD: &str = "BUREAU_TEST_DETACHED_PANIC_CHILD";
 
@@ -638,29 +638,6 @@ fn a_detached_task_panic_is_printed_and_the_loop_goes_on() {
         "panic not printed: {stderr}"
     );
     assert!(stdout.contains("LOOP WENT ON"), "{stdout}");
-}
-
-/// Runs `command` to completion and returns its output, killing it and
-/// failing the test if it takes longer than `secs` seconds.
-fn output_within(secs: u64, mut command: std::process::Command) -> std::process::Output {
-    use std::process::Stdio;
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = rustix::process::Pid::from_child(&child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("the child process did not finish within {secs} s");
-        }
-    }
 }
 
 #[test]

@@ -36,10 +36,12 @@ struct State<U> {
     writer_closed: bool,
 }
 
-/// Wakes `waker`, if any, after the lock has been released.
+/// Wakes `waker`, if any, after the lock has been released. A panic in the
+/// wake is caught (the panic hook has printed it): it must not end the pool
+/// thread's job, whose end of the pipe the other side still waits on.
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
-        waker.wake();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
     }
 }
 

@@ -10,8 +10,9 @@ use crate::queue::RunQueue;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// A handle to a spawned task, and a future that resolves to its output.
 ///
@@ -35,8 +36,35 @@ pub struct Task<T>(Handle<T>);
 enum Handle<T> {
     /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
     Local(async_task::Task<T, Arc<RunQueue>>),
-    /// Made directly with async-task, with no metadata.
-    Plain(async_task::Task<T>),
+    /// Made directly with async-task, with no metadata; with the waker it
+    /// was last polled through, wrapped in [`Caught`].
+    Plain(async_task::Task<T>, Option<Registered>),
+}
+
+/// The waker a [`Handle::Plain`] task was polled with, and the [`Caught`]
+/// wrapper of it that async-task holds instead.
+struct Registered {
+    theirs: Waker,
+    caught: Waker,
+}
+
+/// A waker that wakes another and catches a panic of that wake.
+///
+/// A task made elsewhere (the pool's) completes on another thread, where
+/// async-task wakes its awaiter inside a guard that aborts the process on a
+/// panic. A foreign executor's waker that panics would end the process;
+/// wrapped, its panic is printed by the panic hook and goes no further (its
+/// task is then not woken: that waker was broken anyway).
+struct Caught(Waker);
+
+impl Wake for Caught {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.wake_by_ref()));
+    }
 }
 
 impl<T> Task<T> {
@@ -63,7 +91,7 @@ impl<T> Task<T> {
     pub fn detach(self) {
         match self.0 {
             Handle::Local(task) => task.detach(),
-            Handle::Plain(task) => task.detach(),
+            Handle::Plain(task, _) => task.detach(),
         }
     }
 
@@ -88,7 +116,7 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.0 {
             Handle::Local(task) => task.cancel().await,
-            Handle::Plain(task) => task.cancel().await,
+            Handle::Plain(task, _) => task.cancel().await,
         }
     }
 
@@ -109,7 +137,7 @@ impl<T> Task<T> {
     pub fn is_finished(&self) -> bool {
         match &self.0 {
             Handle::Local(task) => task.is_finished(),
-            Handle::Plain(task) => task.is_finished(),
+            Handle::Plain(task, _) => task.is_finished(),
         }
     }
 }
@@ -129,7 +157,7 @@ impl<T> Task<T> {
 /// ```
 impl<T> From<async_task::Task<T>> for Task<T> {
     fn from(task: async_task::Task<T>) -> Self {
-        Task(Handle::Plain(task))
+        Task(Handle::Plain(task, None))
     }
 }
 
@@ -139,7 +167,16 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().0 {
             Handle::Local(task) => Pin::new(task).poll(cx),
-            Handle::Plain(task) => Pin::new(task).poll(cx),
+            Handle::Plain(task, registered) => {
+                let registered = match registered {
+                    Some(r) if r.theirs.will_wake(cx.waker()) => r,
+                    _ => registered.insert(Registered {
+                        theirs: cx.waker().clone(),
+                        caught: Waker::from(std::sync::Arc::new(Caught(cx.waker().clone()))),
+                    }),
+                };
+                Pin::new(task).poll(&mut Context::from_waker(&registered.caught))
+            }
         }
     }
 }
