@@ -143,7 +143,13 @@ impl LocalExecutor {
     /// assert!(task.is_finished());
     /// ```
     pub async fn tick(&self) {
-        run(future::poll_fn(|cx| self.poll_runnable(cx)).await);
+        self.run_next().await;
+    }
+
+    /// Waits until a task is queued, then runs it; returns whether it
+    /// yielded because it spent its cooperative budget.
+    async fn run_next(&self) -> bool {
+        run(future::poll_fn(|cx| self.poll_runnable(cx)).await)
     }
 
     /// Runs this executor's tasks while awaiting `future`, and returns its
@@ -165,8 +171,12 @@ impl LocalExecutor {
     pub async fn run<T>(&self, future: impl Future<Output = T>) -> T {
         let runner = async {
             loop {
+                // A task that spent its budget ends the batch early, so that
+                // the outer executor's reactor gets its turn.
                 for _ in 0..FAIRNESS_BATCH {
-                    self.tick().await;
+                    if self.run_next().await {
+                        break;
+                    }
                 }
                 future::yield_now().await;
             }
