@@ -330,6 +330,22 @@ impl Reactor {
         old.is_some()
     }
 
+    /// Moves a timer to a new deadline and keeps its waker: cancels `id` (it
+    /// may already have fired) and inserts the timer again for `when`, as
+    /// [`Reactor::insert_timer`] does.
+    pub(crate) fn reinsert_timer(
+        &self,
+        id: TimerId,
+        theirs: Waker,
+        when: Instant,
+    ) -> (TimerId, Waker) {
+        // Cancelled first, so both copies become the queue's spare and the
+        // insert takes them back instead of cloning the waker twice.
+        let waker = theirs.clone();
+        self.remove_timer(id, theirs);
+        self.insert_timer(when, &waker)
+    }
+
     /// Cancels a timer (it may already have fired), given back the timer's
     /// copy of its waker. The wakers the queue hands back are dropped after
     /// the lock is released.

@@ -202,11 +202,34 @@ impl Timer {
         self.reset(Some(start), period);
     }
 
-    /// Cancels any registration and sets the next deadline and the period.
+    /// Sets the next deadline and the period. A task awaiting the timer is
+    /// woken for the new deadline as it would have been for the old one,
+    /// without polling the timer again: a registration in the reactor is
+    /// moved to the new deadline with the same waker. With no deadline, the
+    /// registration is cancelled and the task is never woken.
     fn reset(&mut self, when: Option<Instant>, period: Duration) {
-        self.deregister();
         self.when = when;
         self.period = period;
+        let Some(when) = when else {
+            self.deregister();
+            return;
+        };
+        match self.registration.take() {
+            // A registration in the reactor means the reactor exists.
+            Some(Registration::Reactor(id, theirs)) => {
+                self.registration = Reactor::existing().map(|r| {
+                    let (id, theirs) = r.reinsert_timer(id, theirs, when);
+                    Registration::Reactor(id, theirs)
+                });
+            }
+            // The sleeper sleeps until the old deadline: the task is woken
+            // now, and its next poll registers the timer for the new one.
+            Some(Registration::Sleeper(waiter)) => {
+                let waker = lock(&waiter).clone();
+                waker.wake();
+            }
+            None => {}
+        }
     }
 
     /// Removes this timer's entry from the reactor, if it has one. (A
@@ -293,6 +316,13 @@ fn register(when: Instant, waker: &Waker) -> Option<Registration> {
         let (id, ours) = r.insert_timer(when, waker);
         return Some(Registration::Reactor(id, ours));
     }
+    sleep_on_thread(when, waker)
+}
+
+/// Starts a sleeper thread that wakes `waker` (or the waker a later poll
+/// puts in its place) once `when` has passed; `None` if no thread could be
+/// started.
+fn sleep_on_thread(when: Instant, waker: &Waker) -> Option<Registration> {
     let shared = Arc::new(Mutex::new(waker.clone()));
     let theirs = shared.clone();
     let spawned = spawn_thread(
@@ -397,5 +427,42 @@ mod tests {
             );
             parker.park(Some(Duration::from_millis(10)));
         }
+    }
+
+    /// Where the reactor could not be created, a timer waits on a sleeper
+    /// thread that sleeps until the deadline it was registered for: moving
+    /// the timer must wake its task, whose next poll registers it for the
+    /// new deadline.
+    #[test]
+    fn moving_a_timer_that_waits_on_a_sleeper_thread_wakes_its_task() {
+        let mut parker = Parker::new();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut timer = Timer {
+            when: Some(far),
+            period: Duration::MAX,
+            registration: sleep_on_thread(far, &waker),
+        };
+        assert!(matches!(timer.registration, Some(Registration::Sleeper(_))));
+        let start = Instant::now();
+        timer.set_after(Duration::from_millis(20));
+        assert!(
+            flag.0.load(Ordering::SeqCst),
+            "the task was not woken to register the new deadline"
+        );
+        loop {
+            if flag.0.swap(false, Ordering::SeqCst) && Pin::new(&mut timer).poll(&mut cx).is_ready()
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "a timer moved to 20 ms had not fired after 3 s: lost"
+            );
+            parker.park(Some(Duration::from_millis(10)));
+        }
+        assert!(start.elapsed() >= Duration::from_millis(20), "fired early");
     }
 }

@@ -3,15 +3,19 @@
 
 mod common;
 
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bureau_reactor::{TimedOut, Timer, timeout};
+use bureau_reactor::{Parker, TimedOut, Timer, Unparker, timeout};
 use common::{block_on, bounded};
 use futures_lite::StreamExt;
-use futures_lite::future::poll_once;
+use futures_lite::future::{poll_fn, poll_once};
 
 #[test]
 fn after_never_fires_early() {
@@ -135,6 +139,142 @@ fn set_methods_replace_the_deadline() {
         let start = Instant::now();
         t.set_interval_at(start, Duration::from_millis(1));
         assert_eq!(block_on(t.next()), Some(start));
+    });
+}
+
+/// A task's waker: marks the task woken and unparks the loop.
+struct TaskWaker {
+    woken: AtomicBool,
+    unparker: Unparker,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.unparker.unpark();
+    }
+}
+
+/// Runs `tasks` on this thread as an executor does: each is polled once,
+/// then only when its own waker was woken, and the thread parks in the
+/// reactor in between; returns when all have finished.
+fn run_tasks(mut tasks: Vec<Pin<Box<dyn Future<Output = ()>>>>) {
+    let mut parker = Parker::new();
+    let wakers: Vec<Arc<TaskWaker>> = tasks
+        .iter()
+        .map(|_| {
+            Arc::new(TaskWaker {
+                woken: AtomicBool::new(true),
+                unparker: parker.unparker(),
+            })
+        })
+        .collect();
+    let mut done = vec![false; tasks.len()];
+    while done.contains(&false) {
+        for (i, task) in tasks.iter_mut().enumerate() {
+            if !done[i] && wakers[i].woken.swap(false, Ordering::SeqCst) {
+                let waker = Waker::from(wakers[i].clone());
+                done[i] = task
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_ready();
+            }
+        }
+        if done.contains(&false) {
+            parker.park(None);
+        }
+    }
+}
+
+/// One task awaits a timer first set with `first`; another, once `delay`
+/// has passed, moves it with `set` (which returns the new deadline). The
+/// first task is never polled unless woken, as under an executor. Returns
+/// the new deadline, the deadline the timer fired for, and when the
+/// awaiting task saw it fire.
+fn move_an_awaited_timer(
+    first: Timer,
+    delay: Duration,
+    set: impl FnOnce(&mut Timer) -> Instant + 'static,
+) -> (Instant, Instant, Instant) {
+    let timer = Rc::new(RefCell::new(first));
+    let fired = Rc::new(Cell::new(None));
+    let moved = Rc::new(Cell::new(None));
+    let waiter = {
+        let (timer, fired) = (timer.clone(), fired.clone());
+        async move {
+            let at = poll_fn(|cx| Pin::new(&mut *timer.borrow_mut()).poll(cx)).await;
+            fired.set(Some((at, Instant::now())));
+        }
+    };
+    let setter = {
+        let moved = moved.clone();
+        async move {
+            Timer::after(delay).await;
+            moved.set(Some(set(&mut timer.borrow_mut())));
+        }
+    };
+    run_tasks(vec![Box::pin(waiter), Box::pin(setter)]);
+    let (at, seen) = fired.get().expect("the waiter finished");
+    (moved.get().expect("the setter finished"), at, seen)
+}
+
+#[test]
+fn set_after_on_an_awaited_timer_wakes_its_task_at_the_new_deadline() {
+    bounded(5, || {
+        // The old deadline is far beyond the bound: only a wake for the
+        // new one lets the test finish.
+        let (new, at, seen) = move_an_awaited_timer(
+            Timer::after(Duration::from_secs(3600)),
+            Duration::from_millis(100),
+            |t| {
+                let set = Instant::now();
+                t.set_after(Duration::from_millis(100));
+                set + Duration::from_millis(100)
+            },
+        );
+        assert!(
+            at >= new,
+            "fired for {at:?}, before the new deadline {new:?}"
+        );
+        assert!(seen >= at, "seen before its deadline");
+    });
+}
+
+#[test]
+fn every_set_method_moves_an_awaited_timer_earlier_or_later() {
+    bounded(10, || {
+        let ms = Duration::from_millis;
+        type Set = fn(&mut Timer, Instant);
+        let methods: [(&str, Set); 4] = [
+            ("set_after", |t, when| t.set_after(when - Instant::now())),
+            ("set_at", |t, when| t.set_at(when)),
+            ("set_interval", |t, when| {
+                t.set_interval(when - Instant::now())
+            }),
+            ("set_interval_at", |t, when| {
+                t.set_interval_at(when, Duration::from_secs(3600))
+            }),
+        ];
+        for (name, method) in methods {
+            // Earlier than a far deadline; later than a near one, which
+            // passes while the timer waits for the new one.
+            for (first, to) in [(ms(3_600_000), ms(50)), (ms(20), ms(150))] {
+                let (new, at, seen) =
+                    move_an_awaited_timer(Timer::after(first), Duration::ZERO, move |t| {
+                        let when = Instant::now() + to;
+                        method(t, when);
+                        when
+                    });
+                assert!(
+                    at >= new,
+                    "{name} to {to:?}: fired for {at:?}, before {new:?}"
+                );
+                assert!(seen >= at, "{name}: seen before its deadline");
+            }
+        }
     });
 }
 
