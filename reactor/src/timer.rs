@@ -6,6 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -331,7 +332,9 @@ fn sleep_on_thread(when: Instant, waker: &Waker) -> Option<Registration> {
             // `sleep` never returns early, and the timer checks the clock.
             std::thread::sleep(when.saturating_duration_since(Instant::now()));
             let waker = lock(&theirs).clone();
-            waker.wake();
+            // A panicking waker was reported by the panic hook; caught, it
+            // ends this thread quietly, like a wake that returned.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| waker.wake()));
         }),
     );
     spawned.ok().map(|()| Registration::Sleeper(shared))
