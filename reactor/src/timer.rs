@@ -271,6 +271,9 @@ impl Stream for Timer {
         // already happened.
         let surely_pending = this.registration.is_none() && clock::certainly_before(when);
         if taken || (!surely_pending && Instant::now() >= when) {
+            // Before anything changes: a timer told by the budget to wait
+            // is left as it was, and fires at the task's next poll.
+            futures_lite::ready!(bureau_coop::poll_proceed(cx));
             if taken {
                 this.registration = None;
             } else {
@@ -467,5 +470,41 @@ mod tests {
             parker.park(Some(Duration::from_millis(10)));
         }
         assert!(start.elapsed() >= Duration::from_millis(20), "fired early");
+    }
+
+    /// The cooperative budget: a timer found expired in a poll whose budget
+    /// is spent returns `Pending` and wakes its task, and is ready, for the
+    /// same deadline, at the next poll; whether it was never registered or
+    /// its registration was taken out by the reactor's turn.
+    #[test]
+    fn an_expired_timer_over_budget_is_ready_at_the_next_poll() {
+        let mut parker = Parker::new();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let unregistered = Timer::at(Instant::now());
+        let mut registered = Timer::after(Duration::from_millis(5));
+        assert!(Pin::new(&mut registered).poll_next(&mut cx).is_pending());
+        let start = Instant::now();
+        while !flag.0.swap(false, Ordering::SeqCst) {
+            assert!(start.elapsed() < Duration::from_secs(3), "never fired");
+            parker.park(Some(Duration::from_millis(10)));
+        }
+        for mut timer in [unregistered, registered] {
+            let when = timer.when;
+            let was_registered = timer.registration.is_some();
+            let (polled, yielded) = bureau_coop::budgeted(|| {
+                while bureau_coop::poll_proceed(&mut cx).is_ready() {}
+                flag.0.store(false, Ordering::SeqCst);
+                Pin::new(&mut timer).poll_next(&mut cx)
+            });
+            assert!(polled.is_pending() && yielded);
+            assert!(flag.0.load(Ordering::SeqCst), "the task was not woken");
+            assert_eq!(timer.when, when, "the deadline moved");
+            assert_eq!(timer.registration.is_some(), was_registered);
+            let polled = Pin::new(&mut timer).poll_next(&mut cx);
+            assert_eq!(polled, Poll::Ready(when));
+            assert!(!timer.will_fire());
+        }
     }
 }
