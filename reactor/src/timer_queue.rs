@@ -16,7 +16,18 @@
 //!   insert and to fire, each step a read of another part of the heap.
 //!
 //! The next timer to fire is the earlier of the run's front and the heap's
-//! top. Nothing allocates once the queue has grown to its working size.
+//! top.
+//!
+//! Memory goes back after a burst. Free slots are reused lowest first, so
+//! pending timers gather at the front of the slab, and free slots at its
+//! end are cut off as soon as they are there. Each of the run, the heap,
+//! the slab and its free list is cut to twice its length once it is less
+//! than a quarter full (never to fewer than `SHRINK_MIN` entries): a cut
+//! copies what is kept, and a store cut to twice its length is cut again
+//! only after it has lost half of that, so the removals pay for the copy.
+//! Nothing allocates once the queue has grown to its working size. (A
+//! timer that stays pending in a high slot holds the slab up to its slot
+//! until it fires or is cancelled.)
 //!
 //! A timer keeps a copy of its waker too (to see whether a later poll brings
 //! another one). Both copies of the last cancelled timer's waker are kept as
@@ -65,6 +76,10 @@ struct Slot {
 /// entries, so a queue of a few timers never sweeps.
 const SWEEP_MIN: usize = 64;
 
+/// No store of the queue is cut to room for fewer entries than this, so a
+/// queue of a few timers never reallocates.
+const SHRINK_MIN: usize = 64;
+
 /// Pending timers, ordered by deadline.
 #[derive(Default)]
 pub(crate) struct TimerQueue {
@@ -72,9 +87,14 @@ pub(crate) struct TimerQueue {
     run: VecDeque<Deadline>,
     /// Deadlines inserted earlier than the run's last.
     heap: BinaryHeap<Reverse<Deadline>>,
+    /// The last slot, if any, holds a pending timer.
     slots: Vec<Slot>,
-    /// Free slots, reused last-freed first.
-    free: Vec<usize>,
+    /// The free slots below `slots.len()`, each once, lowest on top; and
+    /// `free_stale` entries at or above it, left behind when free slots at
+    /// the end of the slab were cut off.
+    free: BinaryHeap<Reverse<usize>>,
+    /// Entries of `free` at or above `slots.len()`.
+    free_stale: usize,
     /// Entries in `run` and `heap` whose timer was cancelled.
     cancelled: usize,
     next_seq: u64,
@@ -94,23 +114,72 @@ impl TimerQueue {
             Some(copies) => copies,
             None => [waker.clone(), waker.clone()],
         };
-        let waker = Some(ours);
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Slot { seq, waker };
-                slot
-            }
-            None => {
-                self.slots.push(Slot { seq, waker });
-                self.slots.len() - 1
-            }
-        };
+        let slot = self.alloc(Slot {
+            seq,
+            waker: Some(ours),
+        });
         let deadline = Deadline { when, seq, slot };
         match self.run.back() {
             Some(last) if last.when > when => self.heap.push(Reverse(deadline)),
             _ => self.run.push_back(deadline),
         }
         (TimerId { slot, seq }, theirs)
+    }
+
+    /// Puts `slot` in the lowest free slot of the slab, or at its end.
+    fn alloc(&mut self, slot: Slot) -> usize {
+        match self.free.pop() {
+            Some(Reverse(i)) if i < self.slots.len() => {
+                self.slots[i] = slot;
+                i
+            }
+            // The lowest entry is past the end: so are the others.
+            stale => {
+                if stale.is_some() {
+                    self.free.clear();
+                    self.free_stale = 0;
+                }
+                self.slots.push(slot);
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// Frees `slot`, whose waker was taken: on the free list, or, at the end
+    /// of the slab, cut off with the free slots before it. Once entries left
+    /// behind by cuts are most of the free list, they are swept out of it.
+    fn release(&mut self, slot: usize) {
+        if slot + 1 < self.slots.len() {
+            self.free.push(Reverse(slot));
+            return;
+        }
+        self.slots.pop();
+        while self.slots.last().is_some_and(|s| s.waker.is_none()) {
+            self.slots.pop();
+            self.free_stale += 1;
+        }
+        if self.free_stale * 2 > self.free.len() {
+            let end = self.slots.len();
+            self.free.retain(|&Reverse(i)| i < end);
+            self.free_stale = 0;
+        }
+    }
+
+    /// Cuts each store that is less than a quarter full to twice its length
+    /// (see the module doc).
+    fn fit(&mut self) {
+        if let Some(to) = shrunk(self.run.len(), self.run.capacity()) {
+            self.run.shrink_to(to);
+        }
+        if let Some(to) = shrunk(self.heap.len(), self.heap.capacity()) {
+            self.heap.shrink_to(to);
+        }
+        if let Some(to) = shrunk(self.slots.len(), self.slots.capacity()) {
+            self.slots.shrink_to(to);
+        }
+        if let Some(to) = shrunk(self.free.len(), self.free.capacity()) {
+            self.free.shrink_to(to);
+        }
     }
 
     /// The slot of `id` if that timer is still pending.
@@ -141,7 +210,7 @@ impl TimerQueue {
         let Some(ours) = self.pending(id).and_then(|slot| slot.waker.take()) else {
             return [Some(theirs), None];
         };
-        self.free.push(id.slot);
+        self.release(id.slot);
         self.cancelled += 1;
         // The newest timer is the one most often cancelled: its entry, and
         // any cancelled ones before it, leave the run now.
@@ -156,6 +225,7 @@ impl TimerQueue {
             self.heap.retain(|Reverse(d)| live(slots, d));
             self.cancelled = 0;
         }
+        self.fit();
         match self.spare.replace([ours, theirs]) {
             Some([a, b]) => [Some(a), Some(b)],
             None => [None, None],
@@ -171,6 +241,7 @@ impl TimerQueue {
     /// The earliest deadline of a pending timer.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.drop_cancelled_first();
+        self.fit();
         self.first().map(|d| d.when)
     }
 
@@ -182,17 +253,19 @@ impl TimerQueue {
             self.drop_cancelled_first();
             match self.first() {
                 Some(d) if d.when <= now => {}
-                _ => return took,
+                _ => break,
             }
             let Some(d) = self.pop_first() else {
-                return took;
+                break;
             };
             if let Some(waker) = self.slots[d.slot].waker.take() {
-                self.free.push(d.slot);
+                self.release(d.slot);
                 out.push(waker);
                 took = true;
             }
         }
+        self.fit();
+        took
     }
 
     /// The earliest entry: the run's front or the heap's top.
@@ -227,8 +300,16 @@ impl TimerQueue {
 
 /// Whether the entry `d` still stands for a pending timer.
 fn live(slots: &[Slot], d: &Deadline) -> bool {
-    let slot = &slots[d.slot];
-    slot.seq == d.seq && slot.waker.is_some()
+    slots
+        .get(d.slot)
+        .is_some_and(|slot| slot.seq == d.seq && slot.waker.is_some())
+}
+
+/// The capacity to cut a store of `len` entries and room for `capacity` to,
+/// if it is less than a quarter full and above twice the floor.
+fn shrunk(len: usize, capacity: usize) -> Option<usize> {
+    let to = len.saturating_mul(2).max(SHRINK_MIN);
+    (capacity / 2 > to).then_some(to)
 }
 
 #[cfg(test)]
@@ -304,6 +385,57 @@ mod tests {
         assert!(!q.is_pending(second), "a fired timer cannot be cancelled");
     }
 
+    /// The queue's own invariants: the exact count of cancelled entries, the
+    /// run in order, a pending timer in the slab's last slot, each free slot
+    /// listed once and the count of stale list entries; and, if `fitted`
+    /// (after a cancel or a firing), no store less than a quarter full.
+    fn check(q: &TimerQueue, fitted: bool, step: u64) {
+        let stale = q
+            .run
+            .iter()
+            .chain(q.heap.iter().map(|Reverse(d)| d))
+            .filter(|d| !live(&q.slots, d))
+            .count();
+        assert_eq!(q.cancelled, stale, "step {step}");
+        assert!(
+            q.run.iter().zip(q.run.iter().skip(1)).all(|(a, b)| a < b),
+            "run unsorted"
+        );
+        assert!(
+            q.slots.last().is_none_or(|s| s.waker.is_some()),
+            "step {step}: a free slot ends the slab"
+        );
+        let end = q.slots.len();
+        let mut listed: Vec<usize> = q.free.iter().map(|r| r.0).filter(|&i| i < end).collect();
+        listed.sort_unstable();
+        let free: Vec<usize> = (0..end).filter(|&i| q.slots[i].waker.is_none()).collect();
+        assert_eq!(listed, free, "step {step}: the free list is wrong");
+        assert_eq!(q.free.len() - listed.len(), q.free_stale, "step {step}");
+        if fitted {
+            for (name, len, capacity) in [
+                ("run", q.run.len(), q.run.capacity()),
+                ("heap", q.heap.len(), q.heap.capacity()),
+                ("slots", q.slots.len(), q.slots.capacity()),
+                ("free", q.free.len(), q.free.capacity()),
+            ] {
+                assert!(
+                    shrunk(len, capacity).is_none(),
+                    "step {step}: {name} keeps room for {capacity} entries, holds {len}"
+                );
+            }
+        }
+    }
+
+    /// The capacities of the run, the heap, the slab and its free list.
+    fn capacities(q: &TimerQueue) -> [usize; 4] {
+        [
+            q.run.capacity(),
+            q.heap.capacity(),
+            q.slots.capacity(),
+            q.free.capacity(),
+        ]
+    }
+
     #[test]
     fn timers_set_and_cancelled_in_any_order_fire_as_a_sorted_list_says() {
         let base = Instant::now();
@@ -322,54 +454,108 @@ mod tests {
             seed % n
         };
         let mut now = 0;
+        // Which stores were ever cut.
+        let mut shrank = [false; 4];
         for step in 0..20_000 {
-            match random(10) {
+            // Phases of 2,000 steps: a mix; a burst of inserts; cancels;
+            // firings. Bursts grow every store, and drains must give the
+            // storage back. An operation below `insert` inserts, one below
+            // `cancel` cancels, and the others fire.
+            let (insert, cancel) = match step / 2_000 % 4 {
+                0 => (5, 8),
+                1 => (9, 10),
+                2 => (1, 9),
+                _ => (1, 2),
+            };
+            let op = random(10);
+            let before = capacities(&q);
+            let fitted = if op < insert {
                 // Mostly in order, as `now + timeout` is; sometimes not.
-                0..=4 => {
-                    let ms = now
-                        + if random(4) == 0 {
-                            random(50)
-                        } else {
-                            50 + step / 8
-                        };
-                    let label = step as usize;
-                    let waker = Waker::from(Arc::new(Label(label, log.clone())));
-                    pending.push((q.insert(at(ms), &waker), label));
-                    model.push((ms, label));
-                }
-                // Most often the newest, as a finished request's timeout.
-                5..=7 if !pending.is_empty() => {
-                    let ((id, theirs), label) = match random(2) {
-                        0 => pending.remove(pending.len() - 1),
-                        _ => pending.remove(random(pending.len() as u64) as usize),
+                let ms = now
+                    + if random(4) == 0 {
+                        random(50)
+                    } else {
+                        50 + step / 8
                     };
-                    q.cancel(id, theirs);
-                    model.retain(|&(_, l)| l != label);
-                }
-                _ => {
-                    now += random(20);
-                    let mut due: Vec<_> = model.iter().filter(|t| t.0 <= now).copied().collect();
-                    due.sort_unstable();
-                    let due: Vec<_> = due.into_iter().map(|(_, label)| label).collect();
-                    assert_eq!(fire(&mut q, at(now), &log), due, "step {step}");
-                    model.retain(|t| t.0 > now);
-                    pending.retain(|((id, _), _)| q.is_pending(*id));
-                    let next = model.iter().min().map(|t| at(t.0));
-                    assert_eq!(q.next_deadline(), next, "step {step}");
-                }
+                let label = step as usize;
+                let waker = Waker::from(Arc::new(Label(label, log.clone())));
+                pending.push((q.insert(at(ms), &waker), label));
+                model.push((ms, label));
+                false
+            } else if op < cancel && !pending.is_empty() {
+                // Most often the newest, as a finished request's timeout.
+                let ((id, theirs), label) = match random(2) {
+                    0 => pending.remove(pending.len() - 1),
+                    _ => pending.remove(random(pending.len() as u64) as usize),
+                };
+                q.cancel(id, theirs);
+                model.retain(|&(_, l)| l != label);
+                true
+            } else {
+                now += random(20);
+                let mut due: Vec<_> = model.iter().filter(|t| t.0 <= now).copied().collect();
+                due.sort_unstable();
+                let due: Vec<_> = due.into_iter().map(|(_, label)| label).collect();
+                assert_eq!(fire(&mut q, at(now), &log), due, "step {step}");
+                model.retain(|t| t.0 > now);
+                pending.retain(|((id, _), _)| q.is_pending(*id));
+                let next = model.iter().min().map(|t| at(t.0));
+                assert_eq!(q.next_deadline(), next, "step {step}");
+                true
+            };
+            check(&q, fitted, step);
+            for (s, (after, before)) in shrank.iter_mut().zip(capacities(&q).iter().zip(before)) {
+                *s |= *after < before;
             }
-            let stale = q
-                .run
-                .iter()
-                .chain(q.heap.iter().map(|Reverse(d)| d))
-                .filter(|d| !live(&q.slots, d))
-                .count();
-            assert_eq!(q.cancelled, stale, "step {step}");
-            assert!(
-                q.run.iter().zip(q.run.iter().skip(1)).all(|(a, b)| a < b),
-                "run unsorted"
-            );
         }
+        assert_eq!(shrank, [true; 4], "run, heap, slots, free: never cut");
+    }
+
+    #[test]
+    fn a_burst_of_timers_leaves_no_storage_behind() {
+        let base = Instant::now() + Duration::from_secs(10);
+        let (log, w) = wakers(1);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let small = |q: &TimerQueue| capacities(q).iter().all(|&c| c <= 2 * SHRINK_MIN);
+        let n = 100_000;
+        // Cancelled in a scrambled order, one timer kept pending meanwhile.
+        let mut q = TimerQueue::default();
+        let mut ids: Vec<_> = (0..n)
+            .map(|_| q.insert(base + Duration::from_millis(random(90_000)), &w[0]))
+            .collect();
+        let (kept, kept_theirs) = ids.swap_remove(n / 2);
+        for i in (1..ids.len()).rev() {
+            ids.swap(i, random(i as u64 + 1) as usize);
+        }
+        for (id, theirs) in ids {
+            q.cancel(id, theirs);
+        }
+        assert!(q.next_deadline().is_some());
+        assert_eq!(q.slots.len(), n / 2 + 1, "the kept timer holds its slot");
+        let (low, _) = q.insert(base, &w[0]);
+        assert_eq!(low.slot, 0, "a free slot is reused lowest first");
+        q.cancel(low, w[0].clone());
+        q.cancel(kept, kept_theirs);
+        assert_eq!(q.next_deadline(), None);
+        assert!(q.slots.is_empty());
+        assert!(
+            small(&q),
+            "capacities after cancelling: {:?}",
+            capacities(&q)
+        );
+        // Fired.
+        for _ in 0..n {
+            q.insert(base + Duration::from_millis(random(90_000)), &w[0]);
+        }
+        assert_eq!(fire(&mut q, base + Duration::from_secs(90), &log).len(), n);
+        assert_eq!(q.next_deadline(), None);
+        assert!(small(&q), "capacities after firing: {:?}", capacities(&q));
     }
 
     #[test]
@@ -396,7 +582,7 @@ mod tests {
             let entries = q.run.len() + q.heap.len();
             assert!(entries <= 2 * SWEEP_MIN, "the queue grew to {entries}");
         }
-        assert_eq!(q.slots.len(), 2);
+        assert_eq!(q.slots.len(), 1, "the cancelled timers' slot was cut off");
         assert_eq!(q.next_deadline(), Some(far));
         q.cancel(keep, kept);
         assert!(!q.is_pending(keep));
