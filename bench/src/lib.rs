@@ -1,5 +1,6 @@
 //! Shared pieces of the benchmark programs: statistics, readings of `/proc`,
-//! the file-descriptor limit, and the HTTP framing every HTTP server uses.
+//! the file-descriptor limit, the HTTP framing every HTTP server uses, and
+//! the lateness of timer ticks.
 //!
 //! Nothing here may depend on a runtime: the orchestrator, the load
 //! generator and the servers of every runtime all link it, and none of them
@@ -9,3 +10,4 @@ pub mod http;
 pub mod limits;
 pub mod procfs;
 pub mod stats;
+pub mod ticks;

@@ -7,6 +7,7 @@
 use super::{Metric, Workload};
 use crate::report::{Better, Target};
 use crate::runtimes::Runtime;
+use bureau_bench::ticks::late_by;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,7 @@ impl Workload for Timers {
                         let base: Instant = *base.get().expect("bench: base set before any poll");
                         let deadline = base + LEAD + SPREAD * i / DEADLINES;
                         R::sleep_until(deadline).await;
-                        signed_nanos(Instant::now(), deadline)
+                        late_by(Instant::now(), deadline)
                     })
                 })
                 .collect();
@@ -76,7 +77,7 @@ impl Workload for Timers {
             for task in tasks {
                 lateness.push(task.await);
             }
-            let overhead = signed_nanos(Instant::now(), start + LEAD + SPREAD);
+            let overhead = late_by(Instant::now(), start + LEAD + SPREAD);
             lateness.sort_unstable();
             let early = lateness.iter().filter(|&&n| n < 0).count();
             vec![
@@ -86,14 +87,6 @@ impl Workload for Timers {
                 early as f64,
             ]
         })
-    }
-}
-
-/// `a - b` in nanoseconds, negative when `a` is earlier.
-fn signed_nanos(a: Instant, b: Instant) -> i64 {
-    match a.checked_duration_since(b) {
-        Some(after) => after.as_nanos() as i64,
-        None => -((b - a).as_nanos() as i64),
     }
 }
 
