@@ -4,6 +4,7 @@
 //! Parsing only: this file must never run anything.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The workloads that run inside the harness's process (or its child's),
 /// in the order `all` runs them.
@@ -14,6 +15,7 @@ pub const IN_PROCESS: &[&str] = &[
     "unblock",
     "timers",
     "timer-churn",
+    "starve",
     "fs",
 ];
 
@@ -36,6 +38,8 @@ pub struct Options {
     pub reps: usize,
     /// Seconds of load per server run of `tcp-echo` and `http`.
     pub secs: u64,
+    /// How long each repetition of `starve` runs.
+    pub starve: Duration,
     /// Runs of each server workload per runtime, taken in turns (every
     /// runtime once, then again): the table gives each figure's median.
     pub rounds: usize,
@@ -73,15 +77,17 @@ impl Options {
 /// How to call the program.
 pub const USAGE: &str = "\
 usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
-                    [--conns C,C,...] [--json] [--svg FILE] [--only COLUMN]
+                    [--conns C,C,...] [--starve-secs S] [--json] [--svg FILE]
+                    [--only COLUMN]
 
   all          every workload (the default)
-  WORKLOAD     spawn yield pingpong unblock timers timer-churn fs
+  WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs
                tcp-echo http idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
   --secs S     seconds of load per server run of tcp-echo and http (10)
   --rounds R   runs of each server per runtime, in turns; medians (1)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
+  --starve-secs S  seconds of each run of starve, a decimal (2)
   --json       print JSON instead of the Markdown table
   --svg FILE   draw bureau's ratio to the best peer as a bar chart
   --only COL   run one column only: bureau, smol, tokio or ref (to profile)";
@@ -94,6 +100,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         secs: 10,
         rounds: 1,
         conns: vec![100, 1_000, 5_000, 10_000],
+        starve: Duration::from_secs(2),
         json: false,
         svg: None,
         only: None,
@@ -113,6 +120,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                     .map(number)
                     .collect::<Result<_, _>>()?;
             }
+            "--starve-secs" => options.starve = seconds(&value("--starve-secs")?)?,
             "--json" => options.json = true,
             "--svg" => options.svg = Some(PathBuf::from(value("--svg")?)),
             "--only" => {
@@ -160,6 +168,16 @@ fn number(text: &str) -> Result<usize, String> {
         .map_err(|_| format!("{text:?} is not a whole number"))
 }
 
+/// A positive duration in seconds, such as `2` or `0.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .and_then(|secs: f64| Duration::try_from_secs_f64(secs).ok())
+        .filter(|duration| !duration.is_zero())
+        .ok_or(format!("{text:?} is not a positive number of seconds"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,8 +190,9 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
-        assert_eq!(options.workloads.len(), 11);
+        assert_eq!(options.workloads.len(), 12);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
+        assert_eq!(options.starve, Duration::from_secs(2));
     }
 
     #[test]
@@ -202,6 +221,21 @@ mod tests {
         assert!(parse(args("http --child bureau http")).is_err());
         let child = parse(args("fs --child ref fs")).expect("parses");
         assert_eq!(child.child, Some(("ref".to_string(), "fs".to_string())));
+    }
+
+    #[test]
+    fn starve_runs_as_long_as_asked() {
+        let options = parse(args("starve --starve-secs 0.5")).expect("parses");
+        assert_eq!(options.workloads, ["starve"]);
+        assert_eq!(options.starve, Duration::from_millis(500));
+        assert!(parse(args("starve --starve-secs 0")).is_err());
+        assert!(parse(args("starve --starve-secs -1")).is_err());
+        assert!(parse(args("starve --starve-secs soon")).is_err());
+        let child = parse(args("starve --child spawn starve --starve-secs 1")).expect("parses");
+        assert_eq!(
+            child.child,
+            Some(("spawn".to_string(), "starve".to_string()))
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     if let Some((runtime, name)) = &options.child {
         // A child prints its medians, and the parent makes the table.
         let named = options.workloads[0];
-        return match workloads::in_this_process(named, name, runtime, options.reps) {
+        return match workloads::in_this_process(named, name, runtime, &options) {
             Ok(figures) => {
                 println!("{}", workloads::child_line(&figures));
                 ExitCode::SUCCESS

@@ -5,18 +5,22 @@
 //! timers and blocking pool) and must never add work of its own to the hot
 //! path beyond turning a tokio `JoinHandle` into a plain output.
 
+use futures_lite::{AsyncReadExt, StreamExt};
 use std::future::Future;
 use std::io;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One runtime, seen by a workload.
 ///
 /// Every future is `Send` so that the same code also runs under
 /// `tokio::spawn`; bureau and smol do not need it, and do not pay for it.
-pub trait Runtime {
+/// A runtime is a type without data (`'static`), so that a task may be an
+/// `async fn` generic over it.
+pub trait Runtime: 'static {
     /// The column this runtime fills, as printed.
     const NAME: &'static str;
 
@@ -47,6 +51,34 @@ pub trait Runtime {
 
     /// Reads a whole file through the runtime's file API.
     fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+
+    /// An interval timer of the runtime's.
+    type Interval: Send + 'static;
+
+    /// An interval that fires at `start`, then every `period` after it;
+    /// made inside [`Runtime::block_on`]. A tick the thread was too busy
+    /// to take fires as soon as it can, late, and the ticks after it keep
+    /// their schedule: a burst that catches up, as bureau's and async-io's
+    /// intervals do and tokio's `MissedTickBehavior::Burst`.
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval;
+
+    /// Waits for the interval's next tick and returns the deadline it was
+    /// due at.
+    fn tick(interval: &mut Self::Interval) -> impl Future<Output = Instant> + Send + '_;
+
+    /// A stream socket on the runtime's reactor.
+    type Socket: Send + 'static;
+
+    /// Puts a connected TCP socket on the runtime's reactor; made inside
+    /// [`Runtime::block_on`].
+    fn socket(stream: TcpStream) -> io::Result<Self::Socket>;
+
+    /// Reads into `buf` what the socket holds, waiting until it holds
+    /// something.
+    fn read<'a>(
+        socket: &'a mut Self::Socket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
 }
 
 /// bureau: its thread-local executor, reactor and pool.
@@ -89,6 +121,29 @@ impl Runtime for Bureau {
 
     fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
         bureau::fs::read(path)
+    }
+
+    type Interval = bureau::Timer;
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        bureau::Timer::interval_at(start, period)
+    }
+
+    fn tick(interval: &mut Self::Interval) -> impl Future<Output = Instant> + Send + '_ {
+        next_tick(interval)
+    }
+
+    type Socket = bureau::net::TcpStream;
+
+    fn socket(stream: TcpStream) -> io::Result<Self::Socket> {
+        bureau::Async::new(stream).map(bureau::net::TcpStream::from)
+    }
+
+    fn read<'a>(
+        socket: &'a mut Self::Socket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        socket.read(buf)
     }
 }
 
@@ -142,6 +197,29 @@ impl Runtime for Smol {
     fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
         async_fs::read(path)
     }
+
+    type Interval = async_io::Timer;
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        async_io::Timer::interval_at(start, period)
+    }
+
+    fn tick(interval: &mut Self::Interval) -> impl Future<Output = Instant> + Send + '_ {
+        next_tick(interval)
+    }
+
+    type Socket = async_net::TcpStream;
+
+    fn socket(stream: TcpStream) -> io::Result<Self::Socket> {
+        async_net::TcpStream::try_from(stream)
+    }
+
+    fn read<'a>(
+        socket: &'a mut Self::Socket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        socket.read(buf)
+    }
 }
 
 /// tokio's current-thread runtime, tasks spawned onto a `LocalSet`.
@@ -185,6 +263,30 @@ impl Runtime for TokioLocal {
     fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
         tokio::fs::read(path)
     }
+
+    type Interval = tokio::time::Interval;
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        tokio_interval_at(start, period)
+    }
+
+    async fn tick(interval: &mut Self::Interval) -> Instant {
+        interval.tick().await.into_std()
+    }
+
+    type Socket = tokio::net::TcpStream;
+
+    fn socket(stream: TcpStream) -> io::Result<Self::Socket> {
+        stream.set_nonblocking(true)?;
+        tokio::net::TcpStream::from_std(stream)
+    }
+
+    fn read<'a>(
+        socket: &'a mut Self::Socket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(socket, buf)
+    }
 }
 
 impl Runtime for TokioSpawn {
@@ -222,6 +324,47 @@ impl Runtime for TokioSpawn {
     fn read_file(path: PathBuf) -> impl Future<Output = io::Result<Vec<u8>>> + Send {
         tokio::fs::read(path)
     }
+
+    type Interval = tokio::time::Interval;
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        tokio_interval_at(start, period)
+    }
+
+    async fn tick(interval: &mut Self::Interval) -> Instant {
+        interval.tick().await.into_std()
+    }
+
+    type Socket = tokio::net::TcpStream;
+
+    fn socket(stream: TcpStream) -> io::Result<Self::Socket> {
+        stream.set_nonblocking(true)?;
+        tokio::net::TcpStream::from_std(stream)
+    }
+
+    fn read<'a>(
+        socket: &'a mut Self::Socket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(socket, buf)
+    }
+}
+
+/// The next tick of bureau's or async-io's interval, which is a stream
+/// that never ends.
+async fn next_tick(interval: &mut (impl futures_lite::Stream<Item = Instant> + Unpin)) -> Instant {
+    interval
+        .next()
+        .await
+        .expect("bench: an interval has a next tick")
+}
+
+/// tokio's interval at `start`, whose missed ticks fire in a burst (its
+/// default, said here because the lateness figures depend on it).
+fn tokio_interval_at(start: Instant, period: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval_at(start.into(), period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    interval
 }
 
 /// A tokio `JoinHandle` whose output is the task's own: a task that panicked

@@ -12,6 +12,7 @@
 mod executor;
 mod files;
 mod pool;
+mod starve;
 mod timers;
 
 use crate::cli::Options;
@@ -21,6 +22,7 @@ use bureau_bench::stats::medians;
 use executor::{PingPong, Spawn, Yield};
 use files::Files;
 use pool::{UnblockLatency, UnblockThroughput};
+use starve::Starve;
 use std::process::{Command, Stdio};
 use timers::{TimerChurn, Timers};
 
@@ -56,9 +58,9 @@ trait Visit {
 }
 
 /// Calls `visitor` with each measurement of the command line's in-process
-/// workload `named` (one of [`crate::cli::IN_PROCESS`]): one, or two for
-/// `unblock` (`unblock` and `unblock latency`).
-fn each(named: &str, visitor: &mut impl Visit) -> Result<(), String> {
+/// workload `named` (one of [`crate::cli::IN_PROCESS`]), as `options` sets
+/// it up: one, or two for `unblock` (`unblock` and `unblock latency`).
+fn each(named: &str, options: &Options, visitor: &mut impl Visit) -> Result<(), String> {
     match named {
         "spawn" => visitor.visit(&Spawn),
         "yield" => visitor.visit(&Yield),
@@ -69,6 +71,9 @@ fn each(named: &str, visitor: &mut impl Visit) -> Result<(), String> {
         }
         "timers" => visitor.visit(&Timers),
         "timer-churn" => visitor.visit(&TimerChurn),
+        "starve" => visitor.visit(&Starve {
+            run_for: options.starve,
+        }),
         "fs" => {
             let files = Files::prepare().map_err(|e| format!("cannot make the files: {e}"))?;
             visitor.visit(&files);
@@ -92,7 +97,7 @@ pub fn measure(named: &str, options: &Options) -> Vec<Row> {
             let count = metrics.len();
             let runs = |column: &str| self.options.runs(column);
             let child =
-                |runtime: &str| in_a_child(self.named, W::NAME, runtime, self.options.reps, count);
+                |runtime: &str| in_a_child(self.named, W::NAME, runtime, self.options, count);
             let columns = Columns {
                 bureau: runs("bureau").then(|| child(Bureau::NAME)).flatten(),
                 smol: runs("smol").then(|| child(Smol::NAME)).flatten(),
@@ -112,7 +117,7 @@ pub fn measure(named: &str, options: &Options) -> Vec<Row> {
         options,
         rows: Vec::new(),
     };
-    if let Err(error) = each(named, &mut parent) {
+    if let Err(error) = each(named, options, &mut parent) {
         eprintln!("  {named}: {error}");
     }
     parent.rows
@@ -120,13 +125,13 @@ pub fn measure(named: &str, options: &Options) -> Vec<Row> {
 
 /// In a child process: times measurement `name` of the command line's
 /// workload `named` on `runtime` (one of [`crate::cli::CHILDREN`]), with
-/// one warm-up and `reps` timed runs in this process, and returns the
-/// median of each metric.
+/// one warm-up and `options.reps` timed runs in this process, and returns
+/// the median of each metric.
 pub fn in_this_process(
     named: &str,
     name: &str,
     runtime: &str,
-    reps: usize,
+    options: &Options,
 ) -> Result<Vec<f64>, String> {
     struct Child<'a> {
         name: &'a str,
@@ -144,10 +149,10 @@ pub fn in_this_process(
     let mut child = Child {
         name,
         runtime,
-        reps,
+        reps: options.reps,
         figures: None,
     };
-    each(named, &mut child)?;
+    each(named, options, &mut child)?;
     child
         .figures
         .unwrap_or_else(|| Err(format!("{named} has no measurement {name:?}")))
@@ -181,19 +186,21 @@ fn time<W: Workload>(workload: &W, runtime: &str, reps: usize) -> Result<Vec<f64
 
 /// Runs this program again as a child that times measurement `name` of the
 /// command line's workload `named` on `runtime` (one of
-/// [`crate::cli::CHILDREN`]), and reads its `count` medians; `None`, said
-/// on stderr, if the child fails.
+/// [`crate::cli::CHILDREN`]) as `options` asks, and reads its `count`
+/// medians; `None`, said on stderr, if the child fails.
 fn in_a_child(
     named: &str,
     name: &str,
     runtime: &str,
-    reps: usize,
+    options: &Options,
     count: usize,
 ) -> Option<Vec<f64>> {
     let run = || -> Result<Vec<f64>, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let output = Command::new(exe)
-            .args([named, "--child", runtime, name, "--reps", &reps.to_string()])
+            .args([named, "--child", runtime, name])
+            .args(["--reps", &options.reps.to_string()])
+            .args(["--starve-secs", &options.starve.as_secs_f64().to_string()])
             .stderr(Stdio::inherit())
             .output()
             .map_err(|e| e.to_string())?;
