@@ -20,9 +20,9 @@ pub const IN_PROCESS: &[&str] = &[
 ];
 
 /// The workloads around server programs, which start them (`tcp-echo`,
-/// `http`, `idle`) or build them (`footprint`); `all` runs them after the
-/// in-process ones.
-const SERVERS: &[&str] = &["tcp-echo", "http", "idle", "footprint"];
+/// `timer-under-load`, `http`, `idle`) or build them (`footprint`); `all`
+/// runs them after the in-process ones.
+const SERVERS: &[&str] = &["tcp-echo", "timer-under-load", "http", "idle", "footprint"];
 
 /// Every workload, in the order `all` runs them.
 fn every_workload() -> impl Iterator<Item = &'static str> {
@@ -36,7 +36,8 @@ pub struct Options {
     pub workloads: Vec<&'static str>,
     /// Timed repetitions of each in-process workload (after one warm-up).
     pub reps: usize,
-    /// Seconds of load per server run of `tcp-echo` and `http`.
+    /// Seconds of load per server run of `tcp-echo`, `timer-under-load`
+    /// and `http`.
     pub secs: u64,
     /// How long each repetition of `starve` runs.
     pub starve: Duration,
@@ -82,9 +83,10 @@ usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
 
   all          every workload (the default)
   WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs
-               tcp-echo http idle footprint
+               tcp-echo timer-under-load http idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
-  --secs S     seconds of load per server run of tcp-echo and http (10)
+  --secs S     seconds of load per server run of tcp-echo, timer-under-load
+               and http (10)
   --rounds R   runs of each server per runtime, in turns; medians (1)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
   --starve-secs S  seconds of each run of starve, a decimal (2)
@@ -190,7 +192,7 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
-        assert_eq!(options.workloads.len(), 12);
+        assert_eq!(options.workloads.len(), 13);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
         assert_eq!(options.starve, Duration::from_secs(2));
     }
@@ -236,6 +238,14 @@ mod tests {
             child.child,
             Some(("spawn".to_string(), "starve".to_string()))
         );
+    }
+
+    #[test]
+    fn timer_under_load_is_a_server_workload() {
+        let options = parse(args("timer-under-load starve --secs 3")).expect("parses");
+        assert_eq!(options.workloads, ["starve", "timer-under-load"]);
+        assert_eq!(options.secs, 3);
+        assert!(parse(args("timer-under-load --child bureau timer-under-load")).is_err());
     }
 
     #[test]

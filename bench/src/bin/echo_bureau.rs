@@ -2,11 +2,15 @@
 //! 4 KiB buffer.
 //!
 //! The same server as `echo_smol`, `echo_tokio` and `echo_raw`; it must use
-//! only std and bureau, so that its footprint is bureau's, and never panic
-//! on a client's I/O error.
+//! only std, bureau and `ticks.rs` (std alone), so that its footprint is
+//! bureau's, and never panic on a client's I/O error.
 //!
-//! usage: echo_bureau ADDR [--tick]   (--tick: a 1 s interval timer, as the
-//! idle workload asks)
+//! usage: echo_bureau ADDR [--tick] [--lateness]   (--tick: a 1 s interval
+//! timer, as the idle workload asks; --lateness: a 5 ms interval timer that
+//! logs each tick's lateness on stderr, as timer-under-load asks)
+
+#[path = "../ticks.rs"]
+mod ticks;
 
 use bureau::Timer;
 use bureau::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,14 +18,17 @@ use bureau::net::{TcpListener, TcpStream};
 use bureau::stream::StreamExt;
 use std::process::ExitCode;
 use std::time::Duration;
+use ticks::{SERVER_PERIOD, log_tick};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(addr) = args.next() else {
-        eprintln!("usage: echo_bureau ADDR [--tick]");
+        eprintln!("usage: echo_bureau ADDR [--tick] [--lateness]");
         return ExitCode::FAILURE;
     };
-    let tick = args.any(|a| a == "--tick");
+    let flags: Vec<String> = args.collect();
+    let tick = flags.iter().any(|a| a == "--tick");
+    let lateness = flags.iter().any(|a| a == "--lateness");
     bureau::block_on(async {
         let listener = match TcpListener::bind(addr.as_str()).await {
             Ok(listener) => listener,
@@ -35,6 +42,15 @@ fn main() -> ExitCode {
             bureau::spawn(async {
                 let mut interval = Timer::interval(Duration::from_secs(1));
                 while interval.next().await.is_some() {}
+            })
+            .detach();
+        }
+        if lateness {
+            bureau::spawn(async {
+                let mut interval = Timer::interval(SERVER_PERIOD);
+                while let Some(deadline) = interval.next().await {
+                    log_tick(deadline);
+                }
             })
             .detach();
         }

@@ -2,6 +2,10 @@
 //! either runs fixed-size messages in a closed loop, or holds them idle and
 //! counts how often the server's threads wake.
 //!
+//! The closed loop prints `measuring` when its counted window opens and
+//! `measured` when it closes, each on a line of its own before the figures,
+//! so that the harness can have the server count over the same window.
+//!
 //! Written directly on `polling`, with no runtime, so that it loads every
 //! server alike. It must only ever connect to the address it is given (the
 //! harness gives it 127.0.0.1), and it always stops by itself.
@@ -184,8 +188,10 @@ fn echo(args: &Args) -> io::Result<String> {
         let now = Instant::now();
         if cpu_start.is_none() && now >= measure_from {
             cpu_start = Some((procfs::cpu_time(args.pid)?, now));
+            println!("measuring");
         }
         if now >= end {
+            println!("measured");
             break;
         }
         for event in events.iter() {

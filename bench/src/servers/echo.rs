@@ -57,7 +57,7 @@ pub fn tcp_echo(options: &Options) -> Vec<Row> {
     let mut rows = Vec::new();
     for &count in &options.conns {
         let workload = format!("tcp-echo C={count}");
-        let echo_rows = rows_by_flavor(options, &workload, &metrics(), 0, |flavor| {
+        let echo_rows = rows_by_flavor(options, &workload, &Flavor::ALL, &metrics(), 0, |flavor| {
             run(flavor, count, options.secs)
         });
         let rss = echo_rows.last().cloned();

@@ -55,7 +55,7 @@ pub fn http(options: &Options) -> Vec<Row> {
         .iter()
         .flat_map(|&conns| {
             let workload = format!("http c={conns}");
-            rows_by_flavor(options, &workload, &metrics(), 0, |flavor| {
+            rows_by_flavor(options, &workload, &Flavor::ALL, &metrics(), 0, |flavor| {
                 run(flavor, conns, options.secs)
             })
         })

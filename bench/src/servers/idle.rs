@@ -30,7 +30,7 @@ fn metrics() -> Vec<Metric> {
 
 /// Runs the idle workload on every server `options` selects.
 pub fn idle(options: &Options) -> Vec<Row> {
-    rows_by_flavor(options, "idle", &metrics(), 0, run)
+    rows_by_flavor(options, "idle", &Flavor::ALL, &metrics(), 0, run)
 }
 
 fn run(flavor: Flavor) -> io::Result<Vec<f64>> {

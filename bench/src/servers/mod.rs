@@ -9,18 +9,20 @@ mod echo;
 mod footprint;
 mod http;
 mod idle;
+mod under_load;
 
 pub use echo::tcp_echo;
 pub use footprint::footprint;
 pub use http::http;
 pub use idle::idle;
+pub use under_load::timer_under_load;
 
 use crate::cli::Options;
 use crate::report::{Columns, Metric, Row, figures, rows};
 use bureau_bench::stats::medians;
 use std::io::{self, BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// One way of building a server: a runtime, or none at all.
@@ -46,6 +48,14 @@ impl Flavor {
         Flavor::TokioLocal,
         Flavor::TokioSpawn,
         Flavor::Raw,
+    ];
+
+    /// The flavors that are runtimes, without the reference.
+    pub const RUNTIMES: [Flavor; 4] = [
+        Flavor::Bureau,
+        Flavor::Smol,
+        Flavor::TokioLocal,
+        Flavor::TokioSpawn,
     ];
 
     /// The server binary for `app` (`echo` or `http`) and its extra flags.
@@ -86,6 +96,8 @@ pub struct Server {
     child: Child,
     /// Kept open so that the server's stdout never breaks.
     _stdout: BufReader<ChildStdout>,
+    /// The file that holds the server's stderr.
+    log: PathBuf,
     /// Where it listens.
     pub addr: SocketAddr,
 }
@@ -119,8 +131,14 @@ impl Server {
         Ok(Server {
             child,
             _stdout: stdout,
+            log,
             addr,
         })
+    }
+
+    /// The file that holds the server's stderr, written as it runs.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     /// The server's process id.
@@ -175,8 +193,8 @@ fn field(line: &str, key: &str) -> io::Result<f64> {
         .ok_or_else(|| io::Error::other(format!("no {key} in {line:?}")))
 }
 
-/// Runs `measure` on every flavor `options` selects, `options.rounds`
-/// times in turns, and turns each figure's median (see
+/// Runs `measure` on each of `flavors` that `options` selects,
+/// `options.rounds` times in turns, and turns each figure's median (see
 /// [`bureau_bench::stats::medians`]) into rows; tokio's column takes the
 /// way of spawning that is better on metric `decides`.
 ///
@@ -186,12 +204,14 @@ fn field(line: &str, key: &str) -> io::Result<f64> {
 fn rows_by_flavor(
     options: &Options,
     workload: &str,
+    flavors: &[Flavor],
     metrics: &[Metric],
     decides: usize,
     mut measure: impl FnMut(Flavor) -> io::Result<Vec<f64>>,
 ) -> Vec<Row> {
-    let flavors: Vec<Flavor> = Flavor::ALL
-        .into_iter()
+    let flavors: Vec<Flavor> = flavors
+        .iter()
+        .copied()
         .filter(|flavor| options.runs(flavor.column()))
         .collect();
     let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); flavors.len()];
