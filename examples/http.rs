@@ -10,6 +10,14 @@
 //!
 //! Every connection is a task on the one loop thread; an idle keep-alive
 //! connection is a timer and a registered socket, nothing more.
+//!
+//! A request whose end is in doubt is answered 400 and its connection
+//! closed (RFC 9112 section 6.3), since the bytes after it could otherwise be
+//! read as a request of their own ("request smuggling"): Content-Length
+//! values that disagree or are not plain decimal numbers, Content-Length
+//! together with Transfer-Encoding, a header name that is not a token.
+//! Identical Content-Length values (`5` twice, or `5, 5`) count as one, as
+//! RFC 9110 section 8.6 allows.
 
 use std::io;
 use std::process::ExitCode;
@@ -160,22 +168,41 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Re
         "HTTP/1.0" => false,
         _ => return Err(invalid("only HTTP/1.0 and HTTP/1.1 are spoken here")),
     };
-    let mut body_len = 0;
+    let mut content_length = None;
+    let mut transfer_encoding = false;
     for header in headers {
         let (name, value) = header
             .split_once(':')
             .ok_or_else(|| invalid("a header line has no `:`"))?;
+        // A name with spaces (`Content-Length : 5`, or a folded line) may
+        // be a header to a lenient proxy in front and none to us: the two
+        // would then disagree on where the request ends.
+        if !is_token(name) {
+            return Err(invalid("a header name is not a token"));
+        }
         let value = value.trim();
         if name.eq_ignore_ascii_case("connection") {
             keep_alive = value.eq_ignore_ascii_case("keep-alive");
         } else if name.eq_ignore_ascii_case("content-length") {
-            body_len = value
-                .parse()
-                .map_err(|_| invalid("Content-Length is not a number"))?;
+            let len = parse_content_length(value)?;
+            if content_length.is_some_and(|known| known != len) {
+                return Err(invalid("the Content-Length headers disagree"));
+            }
+            content_length = Some(len);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(invalid("Transfer-Encoding is not supported"));
+            transfer_encoding = true;
         }
     }
+    // Transfer-Encoding would override Content-Length (RFC 9112 section
+    // 6.1), which a proxy in front may not do: both together is refused.
+    if transfer_encoding {
+        return Err(invalid(if content_length.is_some() {
+            "Content-Length and Transfer-Encoding together"
+        } else {
+            "Transfer-Encoding is not supported"
+        }));
+    }
+    let body_len = content_length.unwrap_or(0);
     if body_len > MAX_BODY {
         return Err(invalid("the request body is too large"));
     }
@@ -188,6 +215,36 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Re
         path: path.to_owned(),
         keep_alive,
     }))
+}
+
+/// The body length a Content-Length value gives: a decimal number, or a
+/// list of identical ones (`5, 5`), which RFC 9110 section 8.6 lets a
+/// recipient read as that number. Anything else is an error, since a
+/// request whose length is in doubt cannot be told from the next one.
+fn parse_content_length(value: &str) -> io::Result<u64> {
+    let mut lengths = value.split(',').map(|item| {
+        let item = item.trim_matches([' ', '\t']);
+        if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("Content-Length is not a number"));
+        }
+        item.parse()
+            .map_err(|_| invalid("Content-Length is out of range"))
+    });
+    let first = lengths.next().expect("`split` yields at least one item")?;
+    for length in lengths {
+        if length? != first {
+            return Err(invalid("the Content-Length values disagree"));
+        }
+    }
+    Ok(first)
+}
+
+/// Whether `s` is an HTTP token (RFC 9110 section 5.6.2), as a header name
+/// must be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn invalid(message: &str) -> io::Error {

@@ -319,6 +319,121 @@ fn chat_sends_a_line_to_the_others_and_not_back() {
     assert_eq!(next_b(), format!("{a_addr}: {}", &long[4096..]));
 }
 
+/// Sends `request` on a connection of its own and expects a 400 that says
+/// the connection closes, and then EOF: the server reads nothing after a
+/// request whose framing it cannot trust.
+fn assert_400_and_closed(addr: SocketAddr, request: &[u8]) {
+    let shown = request.escape_ascii();
+    let mut stream = connect(addr);
+    stream.write_all(request).expect("send the request");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("no EOF after {shown}: {e}"));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{shown}: {answer}"
+    );
+    assert!(
+        answer.contains("Connection: close\r\n"),
+        "{shown}: {answer}"
+    );
+}
+
+/// A plain GET on a new connection still gets its 200.
+fn assert_still_serves(addr: SocketAddr) {
+    let stream = connect(addr);
+    (&stream)
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("send request");
+    let (status, body) = read_response(&mut BufReader::new(stream));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "Hello from bureau!\n");
+}
+
+#[test]
+fn http_rejects_two_different_content_lengths_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let addr = http.address();
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\nhello"[..],
+        b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 9\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 5, 9\r\n\r\nhello",
+    ] {
+        assert_400_and_closed(addr, request);
+    }
+    assert_still_serves(addr);
+}
+
+#[test]
+fn http_rejects_a_content_length_that_is_not_a_plain_number_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let addr = http.address();
+    for value in [
+        "+5",
+        "-5",
+        "0x5",
+        "5 5",
+        "",
+        "5,",
+        "99999999999999999999999",
+    ] {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: test\r\nContent-Length: {value}\r\n\r\nhello");
+        assert_400_and_closed(addr, request.as_bytes());
+    }
+    assert_still_serves(addr);
+}
+
+#[test]
+fn http_rejects_content_length_with_transfer_encoding_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let addr = http.address();
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\
+           Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\
+          Content-Length: 5\r\n\r\n0\r\n\r\n",
+    ] {
+        assert_400_and_closed(addr, request);
+    }
+    assert_still_serves(addr);
+}
+
+#[test]
+fn http_rejects_a_header_name_with_whitespace_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let addr = http.address();
+    // Read as a Content-Length by a lenient proxy in front, ignored by a
+    // strict server behind it: the body would be taken for a request.
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length : 5\r\n\r\nhello"[..],
+        b"GET / HTTP/1.1\r\nHost: test\r\n Content-Length: 5\r\n\r\nhello",
+    ] {
+        assert_400_and_closed(addr, request);
+    }
+    assert_still_serves(addr);
+}
+
+#[test]
+fn http_accepts_identical_content_lengths_and_skips_the_body() {
+    let http = Example::start("http", &["--port", "0"]);
+    let stream = connect(http.address());
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    // RFC 9110 section 8.6: repeated identical values mean that one value.
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"[..],
+        b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 5, 5\r\n\r\nhello",
+        b"GET / HTTP/1.1\r\nHost: test\r\n\r\n",
+    ] {
+        (&stream).write_all(request).expect("send a request");
+        let (status, body) = read_response(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{}", request.escape_ascii());
+        assert_eq!(body, "Hello from bureau!\n");
+    }
+}
+
 #[test]
 fn proxy_forwards_to_echo_both_ways_and_passes_on_the_close() {
     let echo = Example::start("echo", &["--port", "0"]);
