@@ -17,7 +17,8 @@
 //! values that disagree or are not plain decimal numbers, Content-Length
 //! together with Transfer-Encoding, a header name that is not a token.
 //! Identical Content-Length values (`5` twice, or `5, 5`) count as one, as
-//! RFC 9110 section 8.6 allows.
+//! RFC 9110 section 8.6 allows. A request target with a control byte is
+//! refused the same way.
 
 use std::io;
 use std::process::ExitCode;
@@ -168,6 +169,9 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Re
         "HTTP/1.0" => false,
         _ => return Err(invalid("only HTTP/1.0 and HTTP/1.1 are spoken here")),
     };
+    if path.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(invalid("the request target has a control byte"));
+    }
     let mut content_length = None;
     let mut transfer_encoding = false;
     for header in headers {

@@ -402,6 +402,19 @@ fn http_rejects_content_length_with_transfer_encoding_with_400_and_closes() {
 }
 
 #[test]
+fn http_rejects_control_bytes_in_the_request_target_with_400_and_closes() {
+    let http = Example::start("http", &["--port", "0"]);
+    let addr = http.address();
+    for byte in [0x00, 0x01, b'\t', b'\r', 0x1f, 0x7f] {
+        let mut request = b"GET /a".to_vec();
+        request.push(byte);
+        request.extend_from_slice(b"b HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert_400_and_closed(addr, &request);
+    }
+    assert_still_serves(addr);
+}
+
+#[test]
 fn http_rejects_a_header_name_with_whitespace_with_400_and_closes() {
     let http = Example::start("http", &["--port", "0"]);
     let addr = http.address();
