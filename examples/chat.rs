@@ -9,36 +9,54 @@
 //! All clients live on one thread, so the room is a plain
 //! `Rc<RefCell<HashMap>>`: no locks, and no `Send` needed, since
 //! `bureau::spawn` runs the task on the thread that spawned it.
+//!
+//! Each client has two tasks: one reads its lines and puts each in the
+//! others' outboxes, one writes its own outbox to its socket. A client that
+//! sends without pause must not cost the others their lines, so:
+//!
+//! - A full outbox slows the sender, not the receiver: the line waits for
+//!   room, and the sender's reading task waits with it, so no client is read
+//!   faster than the slowest of the others reads, and TCP pushes back on a
+//!   flooder's own socket. Every line reaches every client that reads.
+//! - The reading task yields after each line it hands on. One read from the
+//!   socket may bring hundreds of lines into its buffer; the yield lets the
+//!   writing tasks (and every other client) run between any two of them.
+//! - A client that stops reading would make every sender wait for it
+//!   forever, so a client whose socket takes nothing of a line for `STALL`
+//!   is dropped: its connection is closed, and its outbox too, which
+//!   releases the senders waiting on it. Each client that stops reading can
+//!   thus hold the room up once, for at most `STALL`. The clock is the
+//!   client's own, not the sender's, so clients whose buffers fill together
+//!   are dropped together.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
-use bureau::Timer;
 use bureau::io::BufReader;
 use bureau::net::{TcpListener, TcpStream};
 use bureau::prelude::*;
+use bureau::{Timer, future};
 
 const USAGE: &str = "usage: chat [--port PORT]   (PORT 0 picks a free port; default 7001)";
 /// The longest line passed on whole, in bytes; a longer one goes out in
 /// pieces of this size, so a client cannot make the server buffer forever.
 const MAX_LINE: u64 = 4096;
-/// Lines waiting for one client; a client that lets more pile up is too slow
-/// to keep and is disconnected, so it cannot make the server hoard memory.
+/// Lines waiting for one client. A sender that finds the outbox full waits
+/// for room, so the server holds at most this many lines per client, plus
+/// one per waiting sender.
 const OUTBOX: usize = 256;
+/// How long a client's socket may take nothing of a line before the client
+/// is dropped.
+const STALL: Duration = Duration::from_secs(5);
 
-/// One client as the room sees it: its outbox and its socket.
-struct Member {
-    outbox: Sender<Rc<str>>,
-    stream: TcpStream,
-}
-
-type Room = Rc<RefCell<HashMap<SocketAddr, Member>>>;
+/// The outbox of every client, by address.
+type Room = Rc<RefCell<HashMap<SocketAddr, Sender<Rc<str>>>>>;
 
 fn main() -> ExitCode {
     let port = match parse_port(std::env::args().skip(1)) {
@@ -82,30 +100,31 @@ async fn serve(port: u16) -> io::Result<()> {
                 eprintln!("chat: {peer}: {e}");
             }
             room.borrow_mut().remove(&peer);
-            broadcast(&room, peer, format!("* {peer} left\n"));
+            broadcast(&room, peer, format!("* {peer} left\n")).await;
         })
         .detach();
     }
 }
 
-/// Reads the client's lines and hands each to the others, until it leaves.
+/// Serves one client until it leaves, or until its socket has taken nothing
+/// of a line for `STALL`.
 async fn client(stream: TcpStream, peer: SocketAddr, room: &Room) -> io::Result<()> {
     let (outbox, inbox) = async_channel::bounded(OUTBOX);
-    // Writing gets a task of its own, so that a client slow to read holds up
-    // only itself. Dropping the handle when this function returns stops it.
-    let _writer = bureau::spawn(deliver(stream.clone(), inbox));
+    // Writing gets a task of its own, so that this client's lines are still
+    // read while its socket is slow to take the others'.
+    let writer = bureau::spawn(deliver(stream.clone(), inbox));
     let others = room.borrow().len();
-    room.borrow_mut().insert(
-        peer,
-        Member {
-            outbox: outbox.clone(),
-            stream: stream.clone(),
-        },
-    );
+    room.borrow_mut().insert(peer, outbox.clone());
     let welcome = format!("* welcome, you are {peer}; {others} other(s) here\n");
     outbox.try_send(welcome.into()).ok();
-    broadcast(room, peer, format!("* {peer} joined\n"));
+    broadcast(room, peer, format!("* {peer} joined\n")).await;
+    // Whichever side ends first ends the client; the other is dropped here
+    // (dropping the writer's handle cancels its task).
+    future::or(read_lines(stream, peer, room), writer).await
+}
 
+/// Reads the client's lines and hands each to the others.
+async fn read_lines(stream: TcpStream, peer: SocketAddr, room: &Room) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = Vec::new();
@@ -117,31 +136,45 @@ async fn client(stream: TcpStream, peer: SocketAddr, room: &Room) -> io::Result<
             return Ok(());
         }
         let text = String::from_utf8_lossy(&line);
-        broadcast(room, peer, format!("{peer}: {}\n", text.trim_end()));
+        broadcast(room, peer, format!("{peer}: {}\n", text.trim_end())).await;
+        bureau::yield_now().await;
     }
 }
 
-/// Writes the lines sent to one client, in order.
+/// Writes the lines sent to one client, in order. Fails if the client's
+/// socket takes nothing of a line for `STALL`: the client has stopped
+/// reading. Returning drops the inbox, which closes the outbox and so
+/// releases every sender waiting for room in it.
 async fn deliver(mut stream: TcpStream, inbox: Receiver<Rc<str>>) -> io::Result<()> {
     while let Ok(line) = inbox.recv().await {
-        stream.write_all(line.as_bytes()).await?;
+        bureau::timeout(STALL, stream.write_all(line.as_bytes()))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("read nothing for {STALL:?}; dropped"),
+                )
+            })??;
     }
     Ok(())
 }
 
-/// Puts `line` in the outbox of everyone but `from`. No `.await` here: the
-/// room is borrowed only for this instant.
-fn broadcast(room: &Room, from: SocketAddr, line: String) {
+/// Puts `line` in the outbox of everyone but `from`, in turn, waiting for
+/// room in a full one. The wait is bounded: a full outbox belongs to a
+/// client that reads, or that is dropped within `STALL`. The room is borrowed
+/// only to list the outboxes, never across an `.await`.
+async fn broadcast(room: &Room, from: SocketAddr, line: String) {
     let line: Rc<str> = line.into();
-    room.borrow_mut().retain(|addr, member| {
-        if *addr == from || member.outbox.try_send(line.clone()).is_ok() {
-            return true;
-        }
-        // Its outbox is full: it stopped reading. Shutting the socket down
-        // ends its tasks, which then say goodbye for it.
-        member.stream.shutdown(Shutdown::Both).ok();
-        false
-    });
+    let outboxes: Vec<Sender<Rc<str>>> = room
+        .borrow()
+        .iter()
+        .filter(|(addr, _)| **addr != from)
+        .map(|(_, outbox)| outbox.clone())
+        .collect();
+    for outbox in outboxes {
+        // An error means that client has left.
+        outbox.send(line.clone()).await.ok();
+    }
 }
 
 fn parse_port(mut args: impl Iterator<Item = String>) -> Result<u16, String> {

@@ -447,6 +447,181 @@ fn http_accepts_identical_content_lengths_and_skips_the_body() {
     }
 }
 
+/// A chat client on a std socket whose reads all end by one deadline, so a
+/// server that stops sending fails the test instead of hanging it.
+struct ChatClient {
+    stream: TcpStream,
+    lines: std::io::Lines<BufReader<TcpStream>>,
+    deadline: Instant,
+}
+
+impl ChatClient {
+    /// Connects and reads the welcome line.
+    fn join(addr: SocketAddr, deadline: Instant) -> ChatClient {
+        let stream = connect(addr);
+        let lines = BufReader::new(stream.try_clone().expect("clone")).lines();
+        let mut client = ChatClient {
+            stream,
+            lines,
+            deadline,
+        };
+        let welcome = client.next_line().expect("a welcome line");
+        assert!(welcome.starts_with("* welcome"), "{welcome}");
+        client
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("the client's address")
+    }
+
+    /// The next line, or why there is none before the deadline.
+    fn next_line(&mut self) -> Result<String, String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("the deadline passed".into());
+        }
+        self.stream
+            .set_read_timeout(Some(left))
+            .expect("read timeout");
+        match self.lines.next() {
+            Some(Ok(line)) => Ok(line),
+            Some(Err(e)) => Err(format!("reading failed: {e}")),
+            None => Err("the server closed the connection".into()),
+        }
+    }
+
+    /// Reads lines until `line`, skipping the others.
+    fn skip_to(&mut self, line: &str) -> Result<(), String> {
+        while self.next_line()? != line {}
+        Ok(())
+    }
+
+    /// Sends `count` numbered lines once the first line from `flooder` is
+    /// in, then reads until it has every numbered line of `other`, in order.
+    fn ping_during_flood(
+        &mut self,
+        flooder: SocketAddr,
+        other: SocketAddr,
+        count: usize,
+    ) -> Result<(), String> {
+        let from_flooder = format!("{flooder}: ");
+        let from_other = format!("{other}: ping ");
+        let (mut got, mut flood) = (0, 0);
+        while got < count || flood == 0 {
+            let line = self.next_line().map_err(|e| {
+                format!("{e} after {got} of {count} pings from {other} and {flood} flood lines")
+            })?;
+            if let Some(n) = line.strip_prefix(&from_other) {
+                if n != got.to_string() {
+                    return Err(format!("ping {n} from {other} came where {got} was due"));
+                }
+                got += 1;
+            } else if line.starts_with(&from_flooder) {
+                flood += 1;
+                if flood == 1 {
+                    let pings: String = (0..count).map(|i| format!("ping {i}\n")).collect();
+                    (&self.stream)
+                        .write_all(pings.as_bytes())
+                        .map_err(|e| format!("sending the pings failed: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn chat_delivers_every_line_between_readers_while_another_client_floods() {
+    const PINGS: usize = 15;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let chat = Example::start("chat", &["--port", "0"]);
+    let addr = chat.address();
+    let mut a = ChatClient::join(addr, deadline);
+    let mut b = ChatClient::join(addr, deadline);
+    let (a_addr, b_addr) = (a.addr(), b.addr());
+    a.skip_to(&format!("* {b_addr} joined"))
+        .expect("a hears b join");
+
+    // The flooder writes as fast as TCP lets it and never reads; its writes
+    // fail once the server is gone.
+    let flooder = connect(addr);
+    let f_addr = flooder.local_addr().expect("the flooder's address");
+    let flood = std::thread::spawn(move || {
+        let burst = "flood flood flood flood flood flood\n".repeat(100);
+        let mut sent = 0u64;
+        while (&flooder).write_all(burst.as_bytes()).is_ok() {
+            sent += 100;
+        }
+        sent
+    });
+    for client in [&mut a, &mut b] {
+        client
+            .skip_to(&format!("* {f_addr} joined"))
+            .expect("the readers hear the flooder join");
+    }
+
+    // Each reader stays connected until both are done, so that neither
+    // closes before the server has passed on all its pings.
+    let (a_got, b_got) = std::thread::scope(|s| {
+        let a_reads = s.spawn(|| a.ping_during_flood(f_addr, b_addr, PINGS));
+        let b_reads = s.spawn(|| b.ping_during_flood(f_addr, a_addr, PINGS));
+        (
+            a_reads.join().expect("a's thread"),
+            b_reads.join().expect("b's thread"),
+        )
+    });
+    drop(chat);
+    let flooded = flood.join().expect("the flooder's thread");
+    a_got.unwrap_or_else(|e| panic!("a, with {flooded} lines flooded: {e}"));
+    b_got.unwrap_or_else(|e| panic!("b, with {flooded} lines flooded: {e}"));
+}
+
+/// How long the chat example waits for a client's socket to take something
+/// of a line before it drops the client (its `STALL`).
+const CHAT_STALL: Duration = Duration::from_secs(5);
+
+#[test]
+fn chat_drops_clients_that_stop_reading_together_in_one_stall() {
+    const MUTE: u32 = 8;
+    // Dropped one after another, the mute clients would take a stall each,
+    // far beyond this; dropped together, they take one.
+    let deadline = Instant::now() + CHAT_STALL * 4;
+    let chat = Example::start("chat", &["--port", "0"]);
+    let addr = chat.address();
+    let mut talker = ChatClient::join(addr, deadline);
+    let mute: Vec<TcpStream> = (0..MUTE).map(|_| connect(addr)).collect();
+    let mut left = BTreeSet::new();
+    for stream in &mute {
+        let mute_addr = stream.local_addr().expect("a mute client's address");
+        talker
+            .skip_to(&format!("* {mute_addr} joined"))
+            .expect("the talker hears a mute client join");
+        left.insert(format!("* {mute_addr} left"));
+    }
+
+    // Long lines fill the mute clients' socket buffers and then their
+    // outboxes; the talker writes them until the server is gone.
+    let writer = talker.stream.try_clone().expect("clone");
+    let talk = std::thread::spawn(move || {
+        let line = format!("{}\n", "t".repeat(4000));
+        while (&writer).write_all(line.as_bytes()).is_ok() {}
+    });
+    while !left.is_empty() {
+        let line = talker
+            .next_line()
+            .unwrap_or_else(|e| panic!("{e}; the mute clients not dropped yet: {left:?}"));
+        left.remove(&line);
+    }
+    // Their connections are closed too: what each was sent ends in EOF.
+    for mut stream in &mute {
+        stream
+            .read_to_end(&mut Vec::new())
+            .expect("EOF for a mute client");
+    }
+    drop(chat);
+    talk.join().expect("the talker's thread");
+}
+
 #[test]
 fn proxy_forwards_to_echo_both_ways_and_passes_on_the_close() {
     let echo = Example::start("echo", &["--port", "0"]);
