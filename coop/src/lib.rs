@@ -4,7 +4,7 @@
 //! Two pieces of thread-local state live here:
 //!
 //! - **The budget.** The executor gives each poll of a task [`BUDGET`]
-//!   operations ([`budgeted`]); every ready I/O operation, ready timer and
+//!   operations ([`Scope::poll`]); every ready I/O operation, ready timer and
 //!   `Unblock` transfer spends one ([`poll_proceed`]). Once it is spent, the
 //!   next operation wakes its task and returns `Pending`, so a task whose
 //!   socket never runs dry still goes to the back of the queue, and the
@@ -18,13 +18,14 @@
 //!   timer does not wait behind thousands of busy sockets.
 //!
 //! This crate must never learn what a task, a socket or a timer is: it holds
-//! two counters and a flag. Under `--cfg loom`, where the models' threads
+//! a counter and a flag. Under `--cfg loom`, where the models' threads
 //! share one OS thread and so one copy of any thread-local, the budget is
 //! always unlimited and no wake is urgent.
 
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::task::{Context, Poll, Waker};
 
 /// How many operations one poll of a task may complete before it must
@@ -37,11 +38,14 @@ pub const BUDGET: u32 = 128;
 /// The budget of code that is not inside a budgeted poll.
 const UNLIMITED: u32 = u32::MAX;
 
+/// The budget once an operation found it spent: the poll yielded for it.
+const SPENT: u32 = u32::MAX - 1;
+
 thread_local! {
-    /// Operations left in the current poll; [`UNLIMITED`] outside one.
+    /// Operations left in the current poll; [`UNLIMITED`] outside one,
+    /// [`SPENT`] once an operation had to yield. One cell, so that a
+    /// budgeted poll costs one write and one read of it.
     static LEFT: Cell<u32> = const { Cell::new(UNLIMITED) };
-    /// Whether an operation in the current poll found the budget spent.
-    static SPENT: Cell<bool> = const { Cell::new(false) };
     /// Whether the wakes under way are those of expired timers.
     static URGENT: Cell<bool> = const { Cell::new(false) };
 }
@@ -49,7 +53,8 @@ thread_local! {
 /// Runs `poll` (one poll of a task) with a fresh budget of [`BUDGET`]
 /// operations; returns its result and whether the task yielded because it
 /// ran out. The budget around the call (unlimited, or an outer poll's) is
-/// put back afterwards, even if `poll` panics.
+/// put back afterwards, even if `poll` panics. A loop that polls many tasks
+/// in a row takes a [`scope`] once instead.
 ///
 /// # Examples
 ///
@@ -62,21 +67,78 @@ thread_local! {
 /// });
 /// assert!(yielded);
 /// ```
+#[inline]
 pub fn budgeted<R>(poll: impl FnOnce() -> R) -> (R, bool) {
-    if cfg!(loom) {
-        return (poll(), false);
+    scope().poll(poll)
+}
+
+/// Starts a run of budgeted polls on this thread: each
+/// [`Scope::poll`] gets a fresh budget, and the budget from before the scope
+/// (unlimited, or an outer poll's) comes back when the scope is dropped,
+/// even by a panic.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Waker};
+///
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let scope = bureau_coop::scope();
+/// for _ in 0..3 {
+///     let (n, yielded) = scope.poll(|| {
+///         let mut n = 0;
+///         while bureau_coop::poll_proceed(&mut cx).is_ready() {
+///             n += 1;
+///         }
+///         n
+///     });
+///     assert_eq!((n, yielded), (bureau_coop::BUDGET, true));
+/// }
+/// drop(scope);
+/// assert!(bureau_coop::poll_proceed(&mut cx).is_ready()); // unlimited again
+/// ```
+#[inline]
+pub fn scope() -> Scope {
+    Scope {
+        outer: LEFT.get(),
+        _thread: PhantomData,
     }
-    /// Puts the outer budget back when the poll ends or unwinds.
-    struct Restore(u32, bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            LEFT.set(self.0);
-            SPENT.set(self.1);
+}
+
+/// A run of budgeted polls on one thread; see [`scope`].
+#[derive(Debug)]
+pub struct Scope {
+    /// The budget to put back at the end.
+    outer: u32,
+    /// `!Send`: the budget it puts back is this thread's.
+    _thread: PhantomData<*const ()>,
+}
+
+impl Scope {
+    /// Runs `poll` with a fresh budget of [`BUDGET`] operations; returns its
+    /// result and whether the task yielded because it ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ((), yielded) = bureau_coop::scope().poll(|| {});
+    /// assert!(!yielded);
+    /// ```
+    #[inline]
+    pub fn poll<R>(&self, poll: impl FnOnce() -> R) -> (R, bool) {
+        if cfg!(loom) {
+            return (poll(), false);
         }
+        LEFT.set(BUDGET);
+        let out = poll();
+        (out, LEFT.get() == SPENT)
     }
-    let _restore = Restore(LEFT.replace(BUDGET), SPENT.replace(false));
-    let out = poll();
-    (out, SPENT.get())
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        LEFT.set(self.outer);
+    }
 }
 
 /// Spends one operation of the current poll's budget, and says whether the
@@ -99,8 +161,8 @@ pub fn budgeted<R>(poll: impl FnOnce() -> R) -> (R, bool) {
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     match LEFT.get() {
         UNLIMITED => Poll::Ready(()),
-        0 => {
-            SPENT.set(true);
+        0 | SPENT => {
+            LEFT.set(SPENT);
             cx.waker().wake_by_ref();
             Poll::Pending
         }
@@ -185,7 +247,6 @@ mod tests {
             let (_, inner) = budgeted(|| while poll_proceed(&mut cx).is_ready() {});
             assert!(inner);
             assert_eq!(LEFT.get(), BUDGET - 1);
-            assert!(!SPENT.get());
         });
         assert_eq!(LEFT.get(), UNLIMITED);
     }
