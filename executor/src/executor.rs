@@ -215,9 +215,11 @@ impl LocalExecutor {
         let mut future = pin!(future);
         // Polls (of `future` and of tasks) since the parker's last turn.
         let mut polls = 0;
+        // Each poll gets a fresh cooperative budget.
+        let budget = bureau_coop::scope();
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
-                let (poll, yielded) = bureau_coop::budgeted(|| future.as_mut().poll(&mut cx));
+                let (poll, yielded) = budget.poll(|| future.as_mut().poll(&mut cx));
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
@@ -230,14 +232,12 @@ impl LocalExecutor {
                 // A task that yielded for its budget found its I/O ready
                 // again and again: let the parker look at the rest of the
                 // world (timers due, other sockets) before the next poll.
-                polls = if run(runnable) {
-                    FAIRNESS_BATCH
-                } else {
-                    polls + 1
-                };
+                let (_, yielded) = budget.poll(|| runnable.run());
+                polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
             }
             if polls >= FAIRNESS_BATCH {
                 polls = 0;
+                let _parking = self.queue.parking();
                 parker.park(Some(Duration::ZERO));
                 continue;
             }
@@ -245,6 +245,7 @@ impl LocalExecutor {
                 continue;
             }
             if self.queue.prepare_sleep(Sleeper::Parker) {
+                let _parking = self.queue.parking();
                 parker.park(None);
                 polls = 0;
             }

@@ -5,10 +5,12 @@
 //! wakes from any other thread go to a lock-free `ConcurrentQueue` and tell
 //! the sleep protocol. Popping is FIFO, and the remote queue is pulled in at
 //! least once every [`FAIRNESS_BATCH`] pops, so neither side can starve the
-//! other. A task woken by an urgent wake (an expired timer's, see
-//! `bureau_coop::is_urgent`) waits in a lane of its own that is popped
-//! first, so it does not queue behind the tasks woken for I/O in the same
-//! turn. This file must never run a task: it only stores them.
+//! other. A task woken by an urgent wake while the loop is parked (an
+//! expired timer's, see `bureau_coop::is_urgent`) waits in a lane of its
+//! own that is popped first, so it does not queue behind the tasks woken
+//! for I/O in the same turn, nor behind those queued before it; urgent
+//! tasks keep their order among themselves, so timers still run in
+//! deadline order. This file must never run a task: it only stores them.
 
 use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};
@@ -38,13 +40,14 @@ pub(crate) struct RunQueue {
 
 struct Local {
     queue: VecDeque<Runnable>,
-    /// Tasks woken urgently, run before those in `queue` (FIFO among
-    /// themselves).
+    /// Tasks woken urgently, in the order woken; popped before `queue`.
     urgent: VecDeque<Runnable>,
+
     /// Pops since the remote queue was last pulled in.
     pops: usize,
-    /// Set once the executor is dropped: new tasks are dropped, not queued.
-    closed: bool,
+    /// What the loop is doing; one field, so that the common wake asks one
+    /// question.
+    mode: Mode,
 }
 
 impl RunQueue {
@@ -55,7 +58,7 @@ impl RunQueue {
                 queue: VecDeque::new(),
                 urgent: VecDeque::new(),
                 pops: 0,
-                closed: false,
+                mode: Mode::Running,
             }),
             remote: ConcurrentQueue::unbounded(),
             sleep: Sleep::new(),
@@ -87,10 +90,17 @@ impl RunQueue {
     /// must be woken.
     fn push_local(&self, runnable: Runnable) -> Result<(), Runnable> {
         match self.local.borrow() {
-            Some(mut local) if !local.closed && !self.sleep.local_wake_needed() => {
-                local.push(runnable);
-                Ok(())
-            }
+            Some(mut local) if !self.sleep.local_wake_needed() => match local.mode {
+                Mode::Running => {
+                    local.queue.push_back(runnable);
+                    Ok(())
+                }
+                Mode::Parked => {
+                    local.push_parked(runnable);
+                    Ok(())
+                }
+                Mode::Closed => Err(runnable),
+            },
             _ => Err(runnable),
         }
     }
@@ -98,13 +108,16 @@ impl RunQueue {
     /// Queues `runnable` where `push_local` would not, and wakes the loop.
     fn push_slow(&self, runnable: Runnable) {
         if let Some(mut local) = self.local.borrow() {
-            if local.closed {
-                // The executor is gone: drop the task, outside the borrow.
-                drop(local);
-                drop(runnable);
-                return;
+            match local.mode {
+                Mode::Running => local.queue.push_back(runnable),
+                Mode::Parked => local.push_parked(runnable),
+                Mode::Closed => {
+                    // The executor is gone: drop the task, outside the borrow.
+                    drop(local);
+                    drop(runnable);
+                    return;
+                }
             }
-            local.push(runnable);
             drop(local);
             self.sleep.notify_local();
         } else if cfg!(bureau_loom_broken = "notify_before_push") {
@@ -127,24 +140,31 @@ impl RunQueue {
     pub(crate) fn pop(&self) -> Option<Runnable> {
         let mut local = self.local.borrow()?;
         local.pops += 1;
-        if local.pops >= FAIRNESS_BATCH || local.is_empty() {
-            local.pops = 0;
-            for _ in 0..self.remote.len() {
-                match self.remote.pop() {
-                    Ok(runnable) => local.queue.push_back(runnable),
-                    Err(_) => break,
-                }
-            }
+        if local.pops >= FAIRNESS_BATCH || local.queue.is_empty() {
+            return local.pop_slow(&self.remote);
         }
-        match local.urgent.pop_front() {
-            Some(runnable) => Some(runnable),
-            None => local.queue.pop_front(),
-        }
+        local.queue.pop_front()
     }
 
     /// Whether no task waits in any queue.
     pub(crate) fn is_idle(&self) -> bool {
-        self.remote.is_empty() && self.local.borrow().is_none_or(|l| l.is_empty())
+        self.remote.is_empty()
+            && self
+                .local
+                .borrow()
+                .is_none_or(|l| l.queue.is_empty() && l.urgent.is_empty())
+    }
+
+    /// Marks the loop as parked until the returned guard is dropped: only
+    /// then may a wake be urgent, which saves the common wake a look at the
+    /// thread's urgent mark. Called on the owner thread around every park.
+    pub(crate) fn parking(&self) -> Parking<'_> {
+        if let Some(mut local) = self.local.borrow() {
+            if local.mode == Mode::Running {
+                local.mode = Mode::Parked;
+            }
+        }
+        Parking(self)
     }
 
     /// See [`Sleep::prepare`].
@@ -176,7 +196,7 @@ impl RunQueue {
     /// on its own thread.
     pub(crate) fn close(&self) {
         if let Some(mut local) = self.local.borrow() {
-            local.closed = true;
+            local.mode = Mode::Closed;
         }
         self.remote.close();
         while self.pop().is_some() {}
@@ -184,19 +204,66 @@ impl RunQueue {
     }
 }
 
+/// What the loop of a [`Local`] is doing, as a wake on its thread needs to
+/// know.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Running tasks: a wake queues at the back.
+    Running,
+    /// Parked (see [`RunQueue::parking`]): the reactor's turn runs, and an
+    /// urgent wake goes to the urgent lane.
+    Parked,
+    /// The executor was dropped: new tasks are dropped, not queued.
+    Closed,
+}
+
 impl Local {
-    /// Queues a task woken on the owner thread: in the urgent lane during an
-    /// urgent wake, at the back of the queue otherwise.
-    fn push(&mut self, runnable: Runnable) {
+    /// Queues a task woken while the loop is parked: in the urgent lane
+    /// during an urgent wake (and then the next pop takes the slow path,
+    /// which looks there first), at the back of the queue otherwise. Out of
+    /// line: the loop is parked once in 64 polls at most.
+    #[inline(never)]
+    fn push_parked(&mut self, runnable: Runnable) {
         if bureau_coop::is_urgent() {
             self.urgent.push_back(runnable);
+            self.pops = FAIRNESS_BATCH;
         } else {
             self.queue.push_back(runnable);
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.queue.is_empty() && self.urgent.is_empty()
+    /// The pop that is not simply the queue's front: urgent tasks first,
+    /// then, every [`FAIRNESS_BATCH`] pops or when the queue is empty, the
+    /// remote queue pulled in.
+    #[inline(never)]
+    fn pop_slow(&mut self, remote: &ConcurrentQueue<Runnable>) -> Option<Runnable> {
+        if let Some(runnable) = self.urgent.pop_front() {
+            // Stay on this path while urgent tasks wait.
+            self.pops = FAIRNESS_BATCH;
+            return Some(runnable);
+        }
+        self.pops = 0;
+        for _ in 0..remote.len() {
+            match remote.pop() {
+                Ok(runnable) => self.queue.push_back(runnable),
+                Err(_) => break,
+            }
+        }
+        self.queue.pop_front()
+    }
+}
+
+/// The loop's park, from [`RunQueue::parking`]; ends it when dropped (also
+/// if the parker panics).
+pub(crate) struct Parking<'a>(&'a RunQueue);
+
+impl Drop for Parking<'_> {
+    fn drop(&mut self) {
+        if let Some(mut local) = self.0.local.borrow() {
+            if local.mode == Mode::Parked {
+                local.mode = Mode::Running;
+            }
+        }
     }
 }
 
