@@ -36,9 +36,33 @@ pub struct Task<T>(Handle<T>);
 enum Handle<T> {
     /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
     Local(async_task::Task<T, Arc<RunQueue>>),
-    /// Made directly with async-task, with no metadata; with the waker it
-    /// was last polled through, wrapped in [`Caught`].
-    Plain(async_task::Task<T>, Option<Registered>),
+    /// Made directly with async-task, with no metadata. Boxed, so that a
+    /// `Task` stays two words: a program may hold a million of them.
+    Plain(Box<PlainTask<T>>),
+}
+
+/// A task made directly with async-task, with the waker it was last polled
+/// through, wrapped in [`Caught`].
+struct PlainTask<T> {
+    task: async_task::Task<T>,
+    registered: Option<Registered>,
+}
+
+impl<T> PlainTask<T> {
+    /// Polls the task through a [`Caught`] wrapper of `cx`'s waker, made
+    /// once for each new waker. Kept out of line, so that polling a task of
+    /// the executor's own stays small enough to inline.
+    #[inline(never)]
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
+        let registered = match &mut self.registered {
+            Some(r) if r.theirs.will_wake(cx.waker()) => r,
+            slot => slot.insert(Registered {
+                theirs: cx.waker().clone(),
+                caught: Waker::from(std::sync::Arc::new(Caught(cx.waker().clone()))),
+            }),
+        };
+        Pin::new(&mut self.task).poll(&mut Context::from_waker(&registered.caught))
+    }
 }
 
 /// The waker a [`Handle::Plain`] task was polled with, and the [`Caught`]
@@ -91,7 +115,7 @@ impl<T> Task<T> {
     pub fn detach(self) {
         match self.0 {
             Handle::Local(task) => task.detach(),
-            Handle::Plain(task, _) => task.detach(),
+            Handle::Plain(plain) => plain.task.detach(),
         }
     }
 
@@ -116,7 +140,7 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.0 {
             Handle::Local(task) => task.cancel().await,
-            Handle::Plain(task, _) => task.cancel().await,
+            Handle::Plain(plain) => plain.task.cancel().await,
         }
     }
 
@@ -137,7 +161,7 @@ impl<T> Task<T> {
     pub fn is_finished(&self) -> bool {
         match &self.0 {
             Handle::Local(task) => task.is_finished(),
-            Handle::Plain(task, _) => task.is_finished(),
+            Handle::Plain(plain) => plain.task.is_finished(),
         }
     }
 }
@@ -157,7 +181,10 @@ impl<T> Task<T> {
 /// ```
 impl<T> From<async_task::Task<T>> for Task<T> {
     fn from(task: async_task::Task<T>) -> Self {
-        Task(Handle::Plain(task, None))
+        Task(Handle::Plain(Box::new(PlainTask {
+            task,
+            registered: None,
+        })))
     }
 }
 
@@ -167,16 +194,7 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().0 {
             Handle::Local(task) => Pin::new(task).poll(cx),
-            Handle::Plain(task, registered) => {
-                let registered = match registered {
-                    Some(r) if r.theirs.will_wake(cx.waker()) => r,
-                    _ => registered.insert(Registered {
-                        theirs: cx.waker().clone(),
-                        caught: Waker::from(std::sync::Arc::new(Caught(cx.waker().clone()))),
-                    }),
-                };
-                Pin::new(task).poll(&mut Context::from_waker(&registered.caught))
-            }
+            Handle::Plain(plain) => plain.poll(cx),
         }
     }
 }
