@@ -28,8 +28,8 @@ const WENT_ON: &str = "THE LOOP WENT ON";
 
 /// Runs this test binary again as a child that runs `case`; asserts that
 /// it exits with success, printed `panic_message` (through the panic hook)
-/// and [`WENT_ON`].
-fn in_child(test: &str, case: &str, panic_message: &str) {
+/// and [`WENT_ON`]; returns what it printed on stderr.
+fn in_child(test: &str, case: &str, panic_message: &str) -> String {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
     child
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
@@ -47,6 +47,7 @@ fn in_child(test: &str, case: &str, panic_message: &str) {
         "the panic was not printed: {stderr}"
     );
     assert!(stdout.contains(WENT_ON), "{stdout}");
+    stderr.into_owned()
 }
 
 /// The case the child was started for, if this is the child.
@@ -73,7 +74,15 @@ async fn pending_with_panicking_drop(message: &'static str) {
 fn a_cancelled_task_whose_future_panics_in_drop_does_not_end_the_process() {
     let test = "a_cancelled_task_whose_future_panics_in_drop_does_not_end_the_process";
     match child_case().as_deref() {
-        None => in_child(test, "cancel", "drop boom"),
+        None => {
+            let stderr = in_child(test, "cancel", "drop boom");
+            for how in ["Task dropped", "cancel", "executor dropped"] {
+                assert!(
+                    stderr.contains(&format!("drop boom: {how}")),
+                    "the future was not dropped when {how}: {stderr}"
+                );
+            }
+        }
         Some(_) => {
             let after = block_on(async {
                 // Dropped: cancelled, its future dropped on the next tick.
@@ -161,7 +170,9 @@ fn a_waker_that_panics_in_the_reactor_does_not_stop_the_loop() {
 fn a_pool_task_awaited_through_a_panicking_waker_does_not_end_the_process() {
     let test = "a_pool_task_awaited_through_a_panicking_waker_does_not_end_the_process";
     match child_case().as_deref() {
-        None => in_child(test, "pool", "waker boom"),
+        None => {
+            in_child(test, "pool", "waker boom");
+        }
         Some(_) => {
             let (release, gate) = std::sync::mpsc::channel::<()>();
             let woken = Arc::new(PanickingWaker(AtomicBool::new(false)));
@@ -179,6 +190,33 @@ fn a_pool_task_awaited_through_a_panicking_waker_does_not_end_the_process() {
             assert_eq!(out, 5);
             // The pool still runs jobs.
             assert_eq!(block_on(unblock(|| 6)), 6);
+            println!("{WENT_ON}");
+        }
+    }
+}
+
+#[test]
+fn an_unblock_job_awaited_through_a_panicking_waker_does_not_end_the_process() {
+    let test = "an_unblock_job_awaited_through_a_panicking_waker_does_not_end_the_process";
+    match child_case().as_deref() {
+        None => {
+            in_child(test, "unblock", "waker boom");
+        }
+        Some(_) => {
+            let (release, gate) = std::sync::mpsc::channel::<()>();
+            let woken = Arc::new(PanickingWaker(AtomicBool::new(false)));
+            let mut io = bureau::Unblock::new(std::io::empty());
+            let job = Box::pin(io.with_mut(move |_| gate.recv().is_ok()));
+            let mut job = poll_with_panicking_waker(job, &woken);
+            release.send(()).unwrap();
+            // The pool thread wakes the panicking waker as the job ends.
+            while !woken.0.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            assert!(future::block_on(&mut job));
+            drop(job);
+            // The handle still works.
+            assert_eq!(block_on(io.with_mut(|_| 7)), 7);
             println!("{WENT_ON}");
         }
     }

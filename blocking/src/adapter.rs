@@ -15,7 +15,10 @@ use std::pin::Pin;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, ready};
 
-use async_task::Task;
+use bureau_coop::Caught;
+
+/// A job of the pool, awaited through a waker that catches panics.
+type Task<T> = Caught<async_task::Task<T>>;
 use futures_lite::future::{block_on, poll_fn};
 use futures_lite::{AsyncRead, AsyncSeek, AsyncWrite, Stream};
 
@@ -262,32 +265,34 @@ impl<T: Read + Send + 'static> AsyncRead for Unblock<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(bureau_coop::poll_proceed(cx));
-        loop {
-            if let State::Reading(reader, task) = &mut this.state {
-                let n = ready!(reader.poll_read(cx, buf));
-                if n > 0 {
-                    return Poll::Ready(Ok(n));
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                if let State::Reading(reader, task) = &mut this.state {
+                    let n = ready!(reader.poll_read(cx, buf));
+                    if n > 0 {
+                        return Poll::Ready(Ok(n));
+                    }
+                    // The job closed the pipe: it reached the end or an error,
+                    // or it was told to stop by a stop that was then abandoned.
+                    let end = ready!(Pin::new(task).poll(cx));
+                    this.state = State::Idle(Some(end.io));
+                    if end.unsent.is_empty() {
+                        return Poll::Ready(end.result.map(|()| 0));
+                    }
+                    this.read_ahead.extend(end.unsent);
+                    continue;
                 }
-                // The job closed the pipe: it reached the end or an error,
-                // or it was told to stop by a stop that was then abandoned.
-                let end = ready!(Pin::new(task).poll(cx));
-                this.state = State::Idle(Some(end.io));
-                if end.unsent.is_empty() {
-                    return Poll::Ready(end.result.map(|()| 0));
+                ready!(this.poll_idle(cx))?;
+                if !this.read_ahead.is_empty() {
+                    return Poll::Ready(this.read_ahead.read(buf));
                 }
-                this.read_ahead.extend(end.unsent);
-                continue;
+                let io = this.take_idle();
+                let (reader, writer) = pipe::pipe(this.capacity);
+                let capacity = this.capacity;
+                this.state =
+                    State::Reading(reader, unblock(move || fill_pipe(io, writer, capacity)));
             }
-            ready!(this.poll_idle(cx))?;
-            if !this.read_ahead.is_empty() {
-                return Poll::Ready(this.read_ahead.read(buf));
-            }
-            let io = this.take_idle();
-            let (reader, writer) = pipe::pipe(this.capacity);
-            let capacity = this.capacity;
-            this.state = State::Reading(reader, unblock(move || fill_pipe(io, writer, capacity)));
-        }
+        })
     }
 }
 
@@ -340,27 +345,28 @@ impl<T: Write + Send + 'static> AsyncWrite for Unblock<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(bureau_coop::poll_proceed(cx));
-        loop {
-            if let State::Writing(Some(writer), _) = &mut this.state {
-                let n = ready!(writer.poll_write(cx, buf));
-                if n > 0 {
-                    return Poll::Ready(Ok(n));
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                if let State::Writing(Some(writer), _) = &mut this.state {
+                    let n = ready!(writer.poll_write(cx, buf));
+                    if n > 0 {
+                        return Poll::Ready(Ok(n));
+                    }
+                    // The job stopped taking bytes: it hit an error, which
+                    // stopping returns.
+                    ready!(this.poll_idle(cx))?;
+                    continue;
                 }
-                // The job stopped taking bytes: it hit an error, which
-                // stopping returns.
                 ready!(this.poll_idle(cx))?;
-                continue;
+                let io = this.take_idle();
+                let (reader, writer) = pipe::pipe(this.capacity);
+                let capacity = this.capacity;
+                this.state = State::Writing(
+                    Some(writer),
+                    unblock(move || drain_pipe(io, reader, capacity)),
+                );
             }
-            ready!(this.poll_idle(cx))?;
-            let io = this.take_idle();
-            let (reader, writer) = pipe::pipe(this.capacity);
-            let capacity = this.capacity;
-            this.state = State::Writing(
-                Some(writer),
-                unblock(move || drain_pipe(io, reader, capacity)),
-            );
-        }
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -429,27 +435,28 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
         let this = self.get_mut();
-        ready!(bureau_coop::poll_proceed(cx));
-        loop {
-            if let State::Streaming(reader, task) = &mut this.state {
-                if let Some(reader) = reader.downcast_mut::<Reader<T::Item>>() {
-                    if let Some(item) = ready!(reader.poll_pop(cx)) {
-                        return Poll::Ready(Some(item));
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                if let State::Streaming(reader, task) = &mut this.state {
+                    if let Some(reader) = reader.downcast_mut::<Reader<T::Item>>() {
+                        if let Some(item) = ready!(reader.poll_pop(cx)) {
+                            return Poll::Ready(Some(item));
+                        }
+                        // The iterator is exhausted.
+                        let io = ready!(Pin::new(task).poll(cx));
+                        this.state = State::Idle(Some(io));
+                        return Poll::Ready(None);
                     }
-                    // The iterator is exhausted.
-                    let io = ready!(Pin::new(task).poll(cx));
-                    this.state = State::Idle(Some(io));
-                    return Poll::Ready(None);
                 }
+                ready!(this.poll_stop_for_stream(cx));
+                let io = this.take_idle();
+                let (reader, writer) = pipe::pipe(this.capacity);
+                this.state = State::Streaming(
+                    Box::new(reader),
+                    unblock(move || fill_with_items(io, writer)),
+                );
             }
-            ready!(this.poll_stop_for_stream(cx));
-            let io = this.take_idle();
-            let (reader, writer) = pipe::pipe(this.capacity);
-            this.state = State::Streaming(
-                Box::new(reader),
-                unblock(move || fill_with_items(io, writer)),
-            );
-        }
+        })
     }
 }
 
@@ -471,7 +478,7 @@ impl<T> Drop for Unblock<T> {
         if let State::Writing(writer, task) = std::mem::replace(&mut self.state, State::Idle(None))
         {
             drop(writer);
-            task.detach();
+            task.into_inner().detach();
         }
     }
 }

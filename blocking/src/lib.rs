@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_task::Task;
+pub use bureau_coop::Caught;
 
 pub use adapter::Unblock;
 pub use pool::Pool;
@@ -41,7 +42,9 @@ fn global() -> &'static Pool {
 /// Threads start on demand up to 500 at once, or `BUREAU_MAX_THREADS`; a
 /// value there that is not a positive integer panics at first use. A panic
 /// in `f` resurfaces where the task is awaited. Dropping the task before a
-/// thread picks the job up means `f` never runs.
+/// thread picks the job up means `f` never runs. The task wakes its awaiter
+/// through a [`Caught`] waker, so a waker that panics cannot abort the
+/// process from a pool thread.
 ///
 /// ```
 /// use bureau_blocking::unblock;
@@ -50,7 +53,7 @@ fn global() -> &'static Pool {
 /// let contents = futures_lite::future::block_on(contents).unwrap();
 /// assert!(contents.contains("[package]"));
 /// ```
-pub fn unblock<T, F>(f: F) -> Task<T>
+pub fn unblock<T, F>(f: F) -> Caught<Task<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

@@ -10,6 +10,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use async_task::{Runnable, Task};
+use bureau_coop::Caught;
 
 use crate::sync::{
     Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, spawn_thread, wait_timeout,
@@ -139,7 +140,7 @@ impl Pool {
     /// let err = futures_lite::future::block_on(len).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// ```
-    pub fn spawn<T, F>(&self, f: F) -> Task<T>
+    pub fn spawn<T, F>(&self, f: F) -> Caught<Task<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -154,7 +155,9 @@ impl Pool {
             move |runnable| submit(&inner, runnable),
         );
         runnable.schedule();
-        task
+        // The job completes on a worker, where async-task wakes the awaiter
+        // inside an abort-on-panic guard: the awaiter's waker is wrapped.
+        Caught::new(task)
     }
 }
 

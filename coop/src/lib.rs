@@ -1,28 +1,37 @@
 //! Cooperative scheduling: what the executor and the I/O types tell each
 //! other on the loop's thread without either importing the other.
 //!
-//! Two pieces of thread-local state live here:
+//! Two pieces of thread-local state live here, and one wrapper:
 //!
 //! - **The budget.** The executor gives each poll of a task [`BUDGET`]
-//!   operations ([`Scope::poll`]); every ready I/O operation, ready timer and
-//!   `Unblock` transfer spends one ([`poll_proceed`]). Once it is spent, the
-//!   next operation wakes its task and returns `Pending`, so a task whose
-//!   socket never runs dry still goes to the back of the queue, and the
-//!   executor, told that the task yielded for its budget, gives the reactor a
-//!   turn before it polls anything else. Outside a budgeted poll (a future
-//!   driven by `futures_lite::future::block_on`, a thread of the pool) the
-//!   budget is unlimited.
+//!   operations ([`Scope::poll`]); every I/O operation, timer and `Unblock`
+//!   transfer that completes spends one ([`poll_budgeted`]). Once it is
+//!   spent, the next operation wakes its task and returns `Pending`, so a
+//!   task whose socket never runs dry still goes to the back of the queue,
+//!   and the executor, told that the task yielded for its budget, gives the
+//!   reactor a turn before it polls anything else. Outside a poll of the
+//!   executor's (a thread of the pool, a future driven by
+//!   `futures_lite::future::block_on` on a thread that runs no bureau loop)
+//!   the budget is unlimited; a `futures_lite::future::block_on` *inside* a
+//!   task runs on that task's budget, and once it is spent, spins.
 //! - **Urgent wakes.** The reactor wakes the wakers of expired timers inside
 //!   [`wake_urgent`]; a run queue asks [`is_urgent`] as it queues a task, and
 //!   puts such a task ahead of the tasks that were woken for I/O, so a due
 //!   timer does not wait behind thousands of busy sockets.
+//! - **[`Caught`]**, a future polled through a waker whose wake cannot
+//!   unwind into the code that wakes it: the pool's tasks, which async-task
+//!   completes on a pool thread inside an abort-on-panic guard.
 //!
 //! This crate must never learn what a task, a socket or a timer is: it holds
-//! a counter and a flag. Under `--cfg loom`, where the models' threads
+//! a counter, a flag and a waker wrapper. Under `--cfg loom`, where the models' threads
 //! share one OS thread and so one copy of any thread-local, the budget is
 //! always unlimited and no wake is urgent.
 
 #![forbid(unsafe_code)]
+
+mod caught;
+
+pub use caught::Caught;
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -32,7 +41,7 @@ use std::task::{Context, Poll, Waker};
 /// yield: the number tokio uses. A read costs a system call of a microsecond
 /// or more, so 128 of them keep one poll near a millisecond of I/O, while the
 /// yield (a queue push and a non-blocking turn of the reactor) costs about as
-/// much as one of them: under 1 % of a busy reader's throughput.
+/// much as one of them.
 pub const BUDGET: u32 = 128;
 
 /// The budget of code that is not inside a budgeted poll.
@@ -59,11 +68,11 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// use std::task::{Context, Waker};
+/// use std::task::{Context, Poll, Waker};
 ///
 /// let mut cx = Context::from_waker(Waker::noop());
 /// let ((), yielded) = bureau_coop::budgeted(|| {
-///     while bureau_coop::poll_proceed(&mut cx).is_ready() {}
+///     while bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {}
 /// });
 /// assert!(yielded);
 /// ```
@@ -80,14 +89,14 @@ pub fn budgeted<R>(poll: impl FnOnce() -> R) -> (R, bool) {
 /// # Examples
 ///
 /// ```
-/// use std::task::{Context, Waker};
+/// use std::task::{Context, Poll, Waker};
 ///
 /// let mut cx = Context::from_waker(Waker::noop());
 /// let scope = bureau_coop::scope();
 /// for _ in 0..3 {
 ///     let (n, yielded) = scope.poll(|| {
 ///         let mut n = 0;
-///         while bureau_coop::poll_proceed(&mut cx).is_ready() {
+///         while bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {
 ///             n += 1;
 ///         }
 ///         n
@@ -95,7 +104,7 @@ pub fn budgeted<R>(poll: impl FnOnce() -> R) -> (R, bool) {
 ///     assert_eq!((n, yielded), (bureau_coop::BUDGET, true));
 /// }
 /// drop(scope);
-/// assert!(bureau_coop::poll_proceed(&mut cx).is_ready()); // unlimited again
+/// assert!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready()); // unlimited again
 /// ```
 #[inline]
 pub fn scope() -> Scope {
@@ -133,6 +142,28 @@ impl Scope {
         let out = poll();
         (out, LEFT.get() == SPENT)
     }
+
+    /// Runs `f` (the loop's park, say) with the budget from before the
+    /// scope, not the last poll's leftover: code between two polls is not a
+    /// task's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let scope = bureau_coop::scope();
+    /// scope.poll(bureau_coop::exhaust);
+    /// scope.between_polls(|| {
+    ///     assert!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready());
+    /// });
+    /// ```
+    #[inline]
+    pub fn between_polls<R>(&self, f: impl FnOnce() -> R) -> R {
+        LEFT.set(self.outer);
+        f()
+    }
 }
 
 impl Drop for Scope {
@@ -141,35 +172,68 @@ impl Drop for Scope {
     }
 }
 
-/// Spends one operation of the current poll's budget, and says whether the
-/// operation may go ahead: `Pending` (with the task's waker woken, so it is
-/// polled again after the others) once the budget is spent.
-///
-/// Call it before an operation that may complete at once; `Pending` means
-/// "do not try, return `Pending`".
+/// Polls one operation on the current poll's budget: `poll` runs only if
+/// some budget is left, and one operation is spent if it completes (returns
+/// `Ready`, with a value or an error); an operation that is not ready costs
+/// nothing. With the budget spent it returns `Pending` without running
+/// `poll`, having woken the task, so that the task is polled again after
+/// the others.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::task::{Context, Waker};
+/// use std::task::{Context, Poll, Waker};
 ///
-/// // Outside a budgeted poll, every operation may go ahead.
 /// let mut cx = Context::from_waker(Waker::noop());
-/// assert!(bureau_coop::poll_proceed(&mut cx).is_ready());
+/// // Outside a budgeted poll, every operation may go ahead.
+/// assert_eq!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(5)), Poll::Ready(5));
+/// // Inside one, the 129th ready operation yields; one that is not ready
+/// // costs nothing.
+/// bureau_coop::budgeted(|| {
+///     for _ in 0..bureau_coop::BUDGET {
+///         assert!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::<()>::Pending).is_pending());
+///         assert!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready());
+///     }
+///     assert!(bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_pending());
+/// });
 /// ```
 #[inline]
-pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    match LEFT.get() {
-        UNLIMITED => Poll::Ready(()),
-        0 | SPENT => {
-            LEFT.set(SPENT);
-            cx.waker().wake_by_ref();
-            Poll::Pending
+pub fn poll_budgeted<T>(
+    cx: &mut Context<'_>,
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    if matches!(LEFT.get(), 0 | SPENT) {
+        LEFT.set(SPENT);
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    let out = poll(cx);
+    if out.is_ready() {
+        // Read again: `poll` may have run budgeted operations of its own.
+        match LEFT.get() {
+            UNLIMITED | SPENT | 0 => {}
+            left => LEFT.set(left - 1),
         }
-        left => {
-            LEFT.set(left - 1);
-            Poll::Ready(())
-        }
+    }
+    out
+}
+
+/// Marks the current poll's budget as spent, as if its task had yielded
+/// for it: an executor that runs another executor's tasks inside one of its
+/// own polls (`LocalExecutor::run`) passes on that one of them yielded, so
+/// that the outer loop gives its reactor a turn too. Does nothing outside a
+/// budgeted poll.
+///
+/// # Examples
+///
+/// ```
+/// let ((), yielded) = bureau_coop::budgeted(bureau_coop::exhaust);
+/// assert!(yielded);
+/// ```
+#[inline]
+pub fn exhaust() {
+    if LEFT.get() != UNLIMITED {
+        LEFT.set(SPENT);
     }
 }
 
@@ -230,7 +294,7 @@ mod tests {
         let mut cx = noop();
         let (done, yielded) = budgeted(|| {
             let mut n = 0;
-            while poll_proceed(&mut cx).is_ready() {
+            while poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {
                 n += 1;
             }
             n
@@ -240,11 +304,24 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_that_is_not_ready_spends_nothing() {
+        let mut cx = noop();
+        let ((), yielded) = budgeted(|| {
+            for _ in 0..10 * BUDGET {
+                assert!(poll_budgeted(&mut cx, |_| Poll::<()>::Pending).is_pending());
+            }
+            assert_eq!(LEFT.get(), BUDGET);
+        });
+        assert!(!yielded);
+    }
+
+    #[test]
     fn the_outer_budget_comes_back_after_a_nested_poll() {
         let mut cx = noop();
         let ((), _) = budgeted(|| {
-            let _ = poll_proceed(&mut cx);
-            let (_, inner) = budgeted(|| while poll_proceed(&mut cx).is_ready() {});
+            let _ = poll_budgeted(&mut cx, |_| Poll::Ready(()));
+            let (_, inner) =
+                budgeted(|| while poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {});
             assert!(inner);
             assert_eq!(LEFT.get(), BUDGET - 1);
         });
@@ -261,8 +338,16 @@ mod tests {
     #[test]
     fn a_poll_that_stays_within_its_budget_did_not_yield() {
         let mut cx = noop();
-        let ((), yielded) = budgeted(|| assert!(poll_proceed(&mut cx).is_ready()));
+        let ((), yielded) =
+            budgeted(|| assert!(poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready()));
         assert!(!yielded);
+    }
+
+    #[test]
+    fn code_between_polls_has_the_outer_budget() {
+        let scope = scope();
+        scope.poll(exhaust);
+        assert_eq!(scope.between_polls(|| LEFT.get()), UNLIMITED);
     }
 
     #[test]
@@ -278,7 +363,7 @@ mod tests {
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
-        budgeted(|| while poll_proceed(&mut cx).is_ready() {});
+        budgeted(|| while poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {});
         assert!(
             flag.0.load(Ordering::SeqCst),
             "the yielding task was not woken"

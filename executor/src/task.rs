@@ -8,11 +8,11 @@
 
 use crate::queue::RunQueue;
 use crate::sync::Arc;
+use bureau_coop::Caught;
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 /// A handle to a spawned task, and a future that resolves to its output.
 ///
@@ -36,59 +36,11 @@ pub struct Task<T>(Handle<T>);
 enum Handle<T> {
     /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
     Local(async_task::Task<T, Arc<RunQueue>>),
-    /// Made directly with async-task, with no metadata. Boxed, so that a
-    /// `Task` stays two words: a program may hold a million of them.
-    Plain(Box<PlainTask<T>>),
-}
-
-/// A task made directly with async-task, with the waker it was last polled
-/// through, wrapped in [`Caught`].
-struct PlainTask<T> {
-    task: async_task::Task<T>,
-    registered: Option<Registered>,
-}
-
-impl<T> PlainTask<T> {
-    /// Polls the task through a [`Caught`] wrapper of `cx`'s waker, made
-    /// once for each new waker. Kept out of line, so that polling a task of
-    /// the executor's own stays small enough to inline.
-    #[inline(never)]
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        let registered = match &mut self.registered {
-            Some(r) if r.theirs.will_wake(cx.waker()) => r,
-            slot => slot.insert(Registered {
-                theirs: cx.waker().clone(),
-                caught: Waker::from(std::sync::Arc::new(Caught(cx.waker().clone()))),
-            }),
-        };
-        Pin::new(&mut self.task).poll(&mut Context::from_waker(&registered.caught))
-    }
-}
-
-/// The waker a [`Handle::Plain`] task was polled with, and the [`Caught`]
-/// wrapper of it that async-task holds instead.
-struct Registered {
-    theirs: Waker,
-    caught: Waker,
-}
-
-/// A waker that wakes another and catches a panic of that wake.
-///
-/// A task made elsewhere (the pool's) completes on another thread, where
-/// async-task wakes its awaiter inside a guard that aborts the process on a
-/// panic. A foreign executor's waker that panics would end the process;
-/// wrapped, its panic is printed by the panic hook and goes no further (its
-/// task is then not woken: that waker was broken anyway).
-struct Caught(Waker);
-
-impl Wake for Caught {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.wake_by_ref()));
-    }
+    /// Made directly with async-task, with no metadata (the pool's), and
+    /// polled through a waker that catches panics (`bureau_coop::Caught`).
+    /// Boxed, so that a `Task` stays two words: a program may hold a
+    /// million of them.
+    Plain(Box<Caught<async_task::Task<T>>>),
 }
 
 impl<T> Task<T> {
@@ -115,7 +67,7 @@ impl<T> Task<T> {
     pub fn detach(self) {
         match self.0 {
             Handle::Local(task) => task.detach(),
-            Handle::Plain(plain) => plain.task.detach(),
+            Handle::Plain(plain) => plain.into_inner().detach(),
         }
     }
 
@@ -140,7 +92,11 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.0 {
             Handle::Local(task) => task.cancel().await,
-            Handle::Plain(plain) => plain.task.cancel().await,
+            Handle::Plain(plain) => {
+                // Awaited through the caught waker too: the job may complete
+                // on its pool thread while the cancel waits for it.
+                Caught::new(Box::pin(plain.into_inner().cancel())).await
+            }
         }
     }
 
@@ -161,7 +117,7 @@ impl<T> Task<T> {
     pub fn is_finished(&self) -> bool {
         match &self.0 {
             Handle::Local(task) => task.is_finished(),
-            Handle::Plain(plain) => plain.task.is_finished(),
+            Handle::Plain(plain) => plain.get_ref().is_finished(),
         }
     }
 }
@@ -181,10 +137,27 @@ impl<T> Task<T> {
 /// ```
 impl<T> From<async_task::Task<T>> for Task<T> {
     fn from(task: async_task::Task<T>) -> Self {
-        Task(Handle::Plain(Box::new(PlainTask {
-            task,
-            registered: None,
-        })))
+        Task::from(Caught::new(task))
+    }
+}
+
+/// Wraps a task of the pool (`bureau_blocking::unblock` returns one), so
+/// that it has the same type as a spawned one.
+///
+/// # Examples
+///
+/// ```
+/// use bureau_coop::Caught;
+/// use bureau_executor::Task;
+///
+/// let (runnable, task) = async_task::spawn(async { 5 }, |_| {});
+/// runnable.run();
+/// let task: Task<i32> = Caught::new(task).into();
+/// assert_eq!(futures_lite::future::block_on(task), 5);
+/// ```
+impl<T> From<Caught<async_task::Task<T>>> for Task<T> {
+    fn from(task: Caught<async_task::Task<T>>) -> Self {
+        Task(Handle::Plain(Box::new(task)))
     }
 }
 
@@ -194,7 +167,7 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().0 {
             Handle::Local(task) => Pin::new(task).poll(cx),
-            Handle::Plain(plain) => plain.poll(cx),
+            Handle::Plain(plain) => Pin::new(&mut **plain).poll(cx),
         }
     }
 }

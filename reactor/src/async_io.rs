@@ -1,9 +1,9 @@
 //! `Async<T>`: a non-blocking I/O handle registered with the reactor for its
 //! whole lifetime, with readiness futures and `AsyncRead`/`AsyncWrite`.
 //!
-//! Every operation here first spends one unit of the polling task's
-//! cooperative budget (`bureau_coop::poll_proceed`), so a task whose handle
-//! is always ready still yields to the others.
+//! Every operation here that completes spends one unit of the polling
+//! task's cooperative budget (`bureau_coop::poll_budgeted`), so a task whose
+//! handle is always ready still yields to the others.
 //!
 //! It must never touch the poller on the read/write path (no `epoll_ctl`
 //! after registration), and must deregister before its descriptor closes.
@@ -251,27 +251,31 @@ impl<T: AsFd> Async<T> {
 
     /// The loop behind `read_with`/`write_with`: try while ready; on
     /// `WouldBlock` clear the readiness (unless a newer edge came) and wait.
-    /// Each call spends one operation of the task's cooperative budget
+    /// Completing spends one operation of the task's cooperative budget
     /// (`bureau_coop`), as every readiness-driven operation here does.
     async fn io_with<R>(
         &self,
         dir: usize,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        futures_lite::future::poll_fn(bureau_coop::poll_proceed).await;
         let mut waiter = Waiter::new(&self.source, dir);
-        loop {
-            let Some(tick) = self.source.ready_tick(dir) else {
-                futures_lite::future::poll_fn(|cx| waiter.poll(cx)).await;
-                continue;
-            };
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.source.clear_readiness(dir, tick)
+        futures_lite::future::poll_fn(|cx| {
+            bureau_coop::poll_budgeted(cx, |cx| {
+                loop {
+                    let Some(tick) = self.source.ready_tick(dir) else {
+                        ready!(waiter.poll(cx));
+                        continue;
+                    };
+                    match op(self.get_ref()) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            self.source.clear_readiness(dir, tick)
+                        }
+                        res => return Poll::Ready(res),
+                    }
                 }
-                res => return res,
-            }
-        }
+            })
+        })
+        .await
     }
 
     /// Poll-style `read_with`/`write_with`, used by `AsyncRead` and
@@ -295,25 +299,26 @@ impl<T: AsFd> Async<T> {
         mut op: impl FnMut() -> io::Result<R>,
         short: impl Fn(&R, u64) -> bool,
     ) -> Poll<io::Result<R>> {
-        ready!(bureau_coop::poll_proceed(cx));
-        loop {
-            let Some(tick) = source.ready_tick(dir) else {
-                ready!(poll_dir(source, dir, cx));
-                continue;
-            };
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    source.clear_readiness(dir, tick)
-                }
-                Ok(r) => {
-                    if short(&r, tick) {
-                        source.clear_readiness(dir, tick);
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                let Some(tick) = source.ready_tick(dir) else {
+                    ready!(poll_dir(source, dir, cx));
+                    continue;
+                };
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        source.clear_readiness(dir, tick)
                     }
-                    return Poll::Ready(Ok(r));
+                    Ok(r) => {
+                        if short(&r, tick) {
+                            source.clear_readiness(dir, tick);
+                        }
+                        return Poll::Ready(Ok(r));
+                    }
+                    res => return Poll::Ready(res),
                 }
-                res => return Poll::Ready(res),
             }
-        }
+        })
     }
 
     /// Splits `self` into its registration and its handle.
@@ -512,23 +517,24 @@ fn poll_readiness(
     mut wait: impl FnMut(&mut Context<'_>) -> Poll<()>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    ready!(bureau_coop::poll_proceed(cx));
-    loop {
-        if let Some((tick, fresh)) = source.ready_edge(dir) {
-            if fresh {
-                source.set_reported(dir, tick);
-                return Poll::Ready(Ok(()));
+    bureau_coop::poll_budgeted(cx, |cx| {
+        loop {
+            if let Some((tick, fresh)) = source.ready_edge(dir) {
+                if fresh {
+                    source.set_reported(dir, tick);
+                    return Poll::Ready(Ok(()));
+                }
+                match probe(fd, dir) {
+                    Ok(true) => return Poll::Ready(Ok(())),
+                    Ok(false) => source.clear_readiness(dir, tick),
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
             }
-            match probe(fd, dir) {
-                Ok(true) => return Poll::Ready(Ok(())),
-                Ok(false) => source.clear_readiness(dir, tick),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+            // Ready here means an edge arrived after the readiness was cleared:
+            // the next round takes it as fresh.
+            ready!(wait(cx));
         }
-        // Ready here means an edge arrived after the readiness was cleared:
-        // the next round takes it as fresh.
-        ready!(wait(cx));
-    }
+    })
 }
 
 /// Asks the kernel whether `fd` is ready in `dir` now, without waiting. An

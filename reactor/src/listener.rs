@@ -58,24 +58,25 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         op: &mut impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        futures_lite::ready!(bureau_coop::poll_proceed(cx));
         reserve_spare(&self.source);
-        loop {
-            let Some(tick) = self.source.ready_tick(READ) else {
-                futures_lite::ready!(waiter.poll(cx));
-                continue;
-            };
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.source.clear_readiness(READ, tick)
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                let Some(tick) = self.source.ready_tick(READ) else {
+                    futures_lite::ready!(waiter.poll(cx));
+                    continue;
+                };
+                match op(self.get_ref()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.source.clear_readiness(READ, tick)
+                    }
+                    Err(e) if is_out_of_descriptors(&e) => {
+                        self.shed_backlog(tick, op);
+                        return Poll::Ready(Err(e));
+                    }
+                    res => return Poll::Ready(res),
                 }
-                Err(e) if is_out_of_descriptors(&e) => {
-                    self.shed_backlog(tick, op);
-                    return Poll::Ready(Err(e));
-                }
-                res => return Poll::Ready(res),
             }
-        }
+        })
     }
 
     /// Out of descriptors: frees the spare, accepts and closes every pending

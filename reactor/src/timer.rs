@@ -6,7 +6,6 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -16,7 +15,7 @@ use futures_lite::Stream;
 
 use crate::clock;
 use crate::parker::{ensure_driver, spawn_thread};
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, wake_caught};
 use crate::source::lock;
 use crate::timer_queue::TimerId;
 
@@ -227,7 +226,7 @@ impl Timer {
             // now, and its next poll registers the timer for the new one.
             Some(Registration::Sleeper(waiter)) => {
                 let waker = lock(&waiter).clone();
-                waker.wake();
+                wake_caught(waker);
             }
             None => {}
         }
@@ -273,7 +272,7 @@ impl Stream for Timer {
         if taken || (!surely_pending && Instant::now() >= when) {
             // Before anything changes: a timer told by the budget to wait
             // is left as it was, and fires at the task's next poll.
-            futures_lite::ready!(bureau_coop::poll_proceed(cx));
+            futures_lite::ready!(bureau_coop::poll_budgeted(cx, |_| Poll::Ready(())));
             if taken {
                 this.registration = None;
             } else {
@@ -334,10 +333,9 @@ fn sleep_on_thread(when: Instant, waker: &Waker) -> Option<Registration> {
         Box::new(move || {
             // `sleep` never returns early, and the timer checks the clock.
             std::thread::sleep(when.saturating_duration_since(Instant::now()));
-            let waker = lock(&theirs).clone();
-            // A panicking waker was reported by the panic hook; caught, it
+            // A panicking waker is reported by the panic hook; caught, it
             // ends this thread quietly, like a wake that returned.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| waker.wake()));
+            wake_caught(lock(&theirs).clone());
         }),
     );
     spawned.ok().map(|()| Registration::Sleeper(shared))
@@ -494,7 +492,7 @@ mod tests {
             let when = timer.when;
             let was_registered = timer.registration.is_some();
             let (polled, yielded) = bureau_coop::budgeted(|| {
-                while bureau_coop::poll_proceed(&mut cx).is_ready() {}
+                while bureau_coop::poll_budgeted(&mut cx, |_| Poll::Ready(())).is_ready() {}
                 flag.0.store(false, Ordering::SeqCst);
                 Pin::new(&mut timer).poll_next(&mut cx)
             });
