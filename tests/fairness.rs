@@ -5,13 +5,14 @@
 //!
 //! Each case runs the busy task alone and beside the ticker, in alternating
 //! rounds, and checks that no tick comes more than 50 ms late over 2 s
-//! beside it, and that the busy task still gets at least 90 % of the work
-//! done that it does alone. These are the only timing assertions of the
+//! beside it (in all but at most one round of ten), and that the busy task
+//! still gets at least 90 % of the work done that it does alone. The busy
+//! task may also be the `block_on` future itself, and the ticker a task. These are the only timing assertions of the
 //! suite, and their margins are wide: with the cooperative budget a tick is
 //! a few milliseconds late at worst; without it, seconds. The cases take
 //! turns (one lock), so they do not compete for the machine's cores.
 
-use bureau::{Async, Timer, block_on, spawn};
+use bureau::{Async, Timer, Unblock, block_on, spawn};
 use futures_lite::{AsyncReadExt, StreamExt};
 use std::cell::Cell;
 use std::future::Future;
@@ -48,34 +49,53 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// operations it completed, it runs until the deadline, never waiting.
 type Busy = Box<dyn Fn(Instant, Rc<Cell<u64>>) -> Pin<Box<dyn Future<Output = ()>>>>;
 
-/// Runs the busy task alone and beside the ticker, `ROUNDS` times each, and
-/// asserts the promise.
-fn check(case: &str, setup: impl FnOnce() -> (Busy, Box<dyn FnOnce()>) + Send + 'static) {
+/// Where the busy task runs.
+#[derive(Clone, Copy)]
+enum Place {
+    /// Spawned, beside the ticker task.
+    Task,
+    /// As the future of `block_on` itself, with the ticker spawned.
+    Main,
+}
+
+/// Runs the busy task alone and beside the ticker, in `PAIRS` pairs of
+/// rounds, and asserts the promise. One round of ten may have a late tick:
+/// a machine that takes the test's core away for 50 ms is not the
+/// runtime's doing; without the budget every round's worst tick is the
+/// round's whole length.
+fn check(
+    case: &str,
+    place: Place,
+    setup: impl FnOnce() -> (Busy, Box<dyn FnOnce()>) + Send + 'static,
+) {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (pairs, worst) = bounded(60, move || {
+    let (pairs, mut lateness) = bounded(60, move || {
         let (busy, stop_peer) = setup();
         let mut pairs = Vec::new();
-        let mut worst = Duration::ZERO;
+        let mut lateness = Vec::new();
         for _ in 0..PAIRS {
-            let (alone, _) = round(&busy, false);
-            let (beside, late) = round(&busy, true);
+            let (alone, _) = round(&busy, place, false);
+            let (beside, late) = round(&busy, place, true);
             pairs.push((alone, beside));
-            worst = worst.max(late);
+            lateness.push(late);
         }
         // The peer may be blocked on the busy task's socket: close it first.
         drop(busy);
         stop_peer();
-        (pairs, worst)
+        (pairs, lateness)
     });
     let mut ratios: Vec<f64> = pairs.iter().map(|&(a, b)| b as f64 / a as f64).collect();
     ratios.sort_by(f64::total_cmp);
     let median = ratios[PAIRS / 2];
+    lateness.sort();
     eprintln!(
-        "{case}: operations beside the ticker / alone, median of {PAIRS} pairs {median:.3} {pairs:?}; worst tick {worst:?} late"
+        "{case}: operations beside the ticker / alone, median of {PAIRS} pairs {median:.3} \
+         {pairs:?}; worst tick of each round {lateness:?}"
     );
     assert!(
-        worst <= MAX_LATENESS,
-        "{case}: a 1 ms tick came {worst:?} late beside the busy task"
+        lateness[PAIRS - 2] <= MAX_LATENESS,
+        "{case}: a 1 ms tick came more than {MAX_LATENESS:?} late in more than one round: \
+         {lateness:?}"
     );
     assert!(
         median >= 0.9,
@@ -86,15 +106,17 @@ fn check(case: &str, setup: impl FnOnce() -> (Busy, Box<dyn FnOnce()>) + Send + 
 
 /// One round: the busy task for `ROUND`, with the ticker if `ticker`;
 /// returns the operations done and the worst tick's lateness.
-fn round(busy: &Busy, ticker: bool) -> (u64, Duration) {
+fn round(busy: &Busy, place: Place, ticker: bool) -> (u64, Duration) {
     block_on(async {
         let end = Instant::now() + ROUND;
         let ops = Rc::new(Cell::new(0));
         let worst = Rc::new(Cell::new(Duration::ZERO));
         let ticks = ticker.then(|| {
             let worst = worst.clone();
+            // Made here, so its deadlines count from the round's start even
+            // if the task is never polled.
+            let mut timer = Timer::interval(TICK);
             spawn(async move {
-                let mut timer = Timer::interval(TICK);
                 while let Some(deadline) = timer.next().await {
                     let now = Instant::now();
                     worst.set(worst.get().max(now - deadline));
@@ -104,7 +126,10 @@ fn round(busy: &Busy, ticker: bool) -> (u64, Duration) {
                 }
             })
         });
-        spawn(busy(end, ops.clone())).await;
+        match place {
+            Place::Task => spawn(busy(end, ops.clone())).await,
+            Place::Main => busy(end, ops.clone()).await,
+        }
         if let Some(ticks) = ticks {
             ticks.await;
         }
@@ -137,32 +162,82 @@ fn peer(mut step: impl FnMut() -> bool + Send + 'static) -> Box<dyn FnOnce()> {
 
 #[test]
 fn a_socket_whose_peer_never_stops_sending_does_not_starve_a_timer() {
-    check("tcp read", || {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (reader, _) = listener.accept().unwrap();
-        writer
-            .set_write_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let stop_peer = peer(move || {
-            // A timeout while the reader pauses between rounds is fine.
-            let _ = writer.write(&[7; 64 * 1024]);
-            true
-        });
-        let reader = Rc::new(Async::new(reader).unwrap());
+    check("tcp read", Place::Task, tcp_reader);
+}
+
+#[test]
+fn a_block_on_future_whose_socket_is_always_readable_does_not_starve_the_tasks() {
+    check("readable() in block_on", Place::Main, || {
+        // A byte that nobody reads: `readable()` is ready every time, as
+        // no peer can keep a socket full for sure on a busy machine.
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"x").unwrap();
+        let a = Rc::new(Async::new(a).unwrap());
         let busy: Busy = Box::new(move |end, ops| {
-            let reader = reader.clone();
+            let a = a.clone();
             Box::pin(async move {
-                let mut buf = vec![0; 16 * 1024];
                 while Instant::now() < end {
-                    let n = (&*reader).read(&mut buf).await.unwrap();
-                    assert!(n > 0, "the writer closed early");
+                    a.readable().await.unwrap();
                     ops.set(ops.get() + 1);
                     work();
                 }
             })
         });
-        (busy, stop_peer)
+        (busy, Box::new(move || drop(b)))
+    });
+}
+
+/// A TCP connection whose peer (a thread) writes as fast as it can, and a
+/// busy task that reads it.
+fn tcp_reader() -> (Busy, Box<dyn FnOnce()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (reader, _) = listener.accept().unwrap();
+    writer
+        .set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop_peer = peer(move || {
+        // A timeout while the reader pauses between rounds is fine.
+        let _ = writer.write(&[7; 64 * 1024]);
+        true
+    });
+    let reader = Rc::new(Async::new(reader).unwrap());
+    let busy: Busy = Box::new(move |end, ops| {
+        let reader = reader.clone();
+        Box::pin(async move {
+            let mut buf = vec![0; 16 * 1024];
+            while Instant::now() < end {
+                let n = (&*reader).read(&mut buf).await.unwrap();
+                assert!(n > 0, "the writer closed early");
+                ops.set(ops.get() + 1);
+                work();
+            }
+        })
+    });
+    (busy, stop_peer)
+}
+
+#[test]
+fn an_unblock_reader_that_always_has_data_does_not_starve_a_timer() {
+    check("Unblock read", Place::Task, || {
+        // The pool's thread is the peer: it fills the pipe from `repeat`.
+        // Taken by each round, and put back at its end.
+        let slot = Rc::new(Cell::new(Some(Unblock::new(std::io::repeat(7)))));
+        let busy: Busy = Box::new(move |end, ops| {
+            let slot = slot.clone();
+            Box::pin(async move {
+                let mut reader = slot.take().expect("one round at a time");
+                let mut buf = vec![0; 4 * 1024];
+                while Instant::now() < end {
+                    let n = reader.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "repeat ended");
+                    ops.set(ops.get() + 1);
+                    work();
+                }
+                slot.set(Some(reader));
+            })
+        });
+        (busy, Box::new(|| {}))
     });
 }
 
@@ -174,7 +249,7 @@ fn an_accept_loop_under_a_connection_flood_does_not_starve_a_timer() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("flood.sock");
     let _ = std::fs::remove_file(&path);
-    check("unix accept", move || {
+    check("unix accept", Place::Task, move || {
         let listener = Rc::new(Async::new(UnixListener::bind(&path).unwrap()).unwrap());
         let stop_peer = peer(move || {
             // Refused while the backlog is full: try again.
@@ -199,7 +274,7 @@ fn an_accept_loop_under_a_connection_flood_does_not_starve_a_timer() {
 
 #[test]
 fn a_udp_receive_loop_under_a_datagram_flood_does_not_starve_a_timer() {
-    check("udp recv_from", || {
+    check("udp recv_from", Place::Task, || {
         let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         sender.connect(receiver.local_addr().unwrap()).unwrap();

@@ -171,10 +171,12 @@ impl LocalExecutor {
     pub async fn run<T>(&self, future: impl Future<Output = T>) -> T {
         let runner = async {
             loop {
-                // A task that spent its budget ends the batch early, so that
-                // the outer executor's reactor gets its turn.
+                // A task that spent its budget ends the batch early, and
+                // marks the outer poll's budget spent, so that the outer
+                // executor gives its reactor a turn too.
                 for _ in 0..FAIRNESS_BATCH {
                     if self.run_next().await {
+                        bureau_coop::exhaust();
                         break;
                     }
                 }
@@ -223,7 +225,14 @@ impl LocalExecutor {
                 if let Poll::Ready(output) = poll {
                     return output;
                 }
-                polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
+                polls += 1;
+                if yielded {
+                    // The reactor's turn now, and then the tasks: `future`
+                    // woke itself, and must not be polled again before them.
+                    polls = 0;
+                    let _parking = self.queue.parking();
+                    budget.between_polls(|| parker.park(Some(Duration::ZERO)));
+                }
             }
             while polls < FAIRNESS_BATCH {
                 let Some(runnable) = self.queue.pop() else {
@@ -238,7 +247,7 @@ impl LocalExecutor {
             if polls >= FAIRNESS_BATCH {
                 polls = 0;
                 let _parking = self.queue.parking();
-                parker.park(Some(Duration::ZERO));
+                budget.between_polls(|| parker.park(Some(Duration::ZERO)));
                 continue;
             }
             if main.woken.load(Ordering::Acquire) {
@@ -246,7 +255,7 @@ impl LocalExecutor {
             }
             if self.queue.prepare_sleep(Sleeper::Parker) {
                 let _parking = self.queue.parking();
-                parker.park(None);
+                budget.between_polls(|| parker.park(None));
                 polls = 0;
             }
             self.queue.awake();
