@@ -8,9 +8,12 @@
 //! other. A task woken by an urgent wake while the loop is parked (an
 //! expired timer's, see `bureau_coop::is_urgent`) waits in a lane of its
 //! own that is popped first, so it does not queue behind the tasks woken
-//! for I/O in the same turn, nor behind those queued before it; urgent
-//! tasks keep their order among themselves, so timers still run in
-//! deadline order. This file must never run a task: it only stores them.
+//! for I/O in the same turn, nor behind those queued before it (a task
+//! already queued when its timer fires is not moved up); urgent tasks keep
+//! their order among themselves, so timers still run in deadline order. A
+//! timer fired by another thread's turn (the reactor's helper thread, or
+//! another loop that drives the reactor) arrives as an ordinary remote
+//! wake. This file must never run a task: it only stores them.
 
 use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};

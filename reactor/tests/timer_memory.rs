@@ -1,7 +1,8 @@
 //! The timer queue gives memory back: a million timers set and cancelled,
-//! or set and fired in one burst, leave the heap where it was before them. Its own test binary, because
-//! its global allocator counts every allocation of the process; it must
-//! never share the binary with another test.
+//! or set and fired in one burst, leave the heap where it was before them.
+//! Its own test binary, because its global allocator counts every
+//! allocation of the process; it must never share the binary with another
+//! test.
 
 mod common;
 
@@ -87,6 +88,11 @@ fn a_million_timers_cancelled_or_fired_in_a_burst_leave_the_heap_where_it_was() 
             assert!(polled.is_none(), "a timer 10 s away fired");
         }
         let peak = LIVE.load(Ordering::Relaxed);
+        assert!(
+            peak - before > 32 << 20,
+            "a million pending timers took only {} B: were they registered?",
+            peak - before
+        );
         drop(timers);
         // A turn drops the cancelled timers' spare waker.
         parker.park(Some(Duration::ZERO));

@@ -1,5 +1,6 @@
 //! What the facade's integration tests share: [`bounded`], which turns a
-//! hang into a failure, and [`output_within`], the same for a child process. Nothing here may sleep or assert on timing.
+//! hang into a failure, and [`output_within`], the same for a child
+//! process. Nothing here may sleep or assert on timing.
 
 use std::sync::mpsc;
 use std::time::Duration;
