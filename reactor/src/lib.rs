@@ -1,5 +1,6 @@
 //! bureau's reactor: waits on sockets and timers in the kernel (through
-//! `polling`, edge-triggered) and wakes the futures that wait on them.
+//! `polling`, edge-triggered) and wakes the futures that wait on them, and
+//! on signals (through an eventfd that the signal handlers write to).
 //!
 //! It must never poll futures or know about tasks, and never start a thread
 //! unless a future waits outside any [`Parker`]-driven loop (then one helper
@@ -27,6 +28,7 @@ mod listener;
 pub mod loom_reactor;
 mod parker;
 mod reactor;
+pub mod signal;
 mod source;
 mod sync;
 mod tcp;

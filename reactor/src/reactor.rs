@@ -10,7 +10,9 @@
 //! an eventfd of our own, registered edge-triggered, so a wake is one
 //! `write` and needs no reset. When a direct wait reports `polling`'s own
 //! key (its timerfd, still armed by an earlier timed wait), `Poller::wait`
-//! gets a non-blocking turn to disarm it.
+//! gets a non-blocking turn to disarm it. The signal handlers' eventfd
+//! (`signal.rs`) is registered the same way, and a turn that sees it hands
+//! the arrivals to `signal::deliver`.
 //!
 //! It must never poll a future or know about tasks: it only wakes `Waker`s.
 //! Who may wait in the poller, and when, is decided in `parker.rs`.
@@ -278,6 +280,16 @@ impl Reactor {
         deleted
     }
 
+    /// Watches the signal handlers' eventfd (see `signal.rs`), which lives
+    /// for the rest of the process: edge-triggered, so every write of a
+    /// handler makes a new edge, and a turn that sees one calls
+    /// [`crate::signal::deliver`].
+    pub(crate) fn watch_signals(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let data = epoll::EventData::new_u64(SIGNAL_KEY);
+        let edge = epoll::EventFlags::IN | epoll::EventFlags::ET;
+        Ok(epoll::add(&self.poller, fd, data, edge)?)
+    }
+
     /// Every `epoll_ctl` of the reactor goes through here, so that
     /// [`Stats`] counts each of them.
     ///
@@ -456,8 +468,9 @@ impl Reactor {
             self.take_expired(&mut t, now, timer_wakers);
         }
         after_wait();
+        let mut signalled = false;
         if !raw.is_empty() {
-            self.dispatch(
+            signalled |= self.dispatch(
                 raw.iter()
                     .filter(|e| e.data.u64() != NOTIFY_KEY)
                     .map(|e| raw_event(e.flags, e.data.u64() as usize)),
@@ -465,12 +478,15 @@ impl Reactor {
             );
         }
         if !events.is_empty() {
-            self.dispatch(
+            signalled |= self.dispatch(
                 events
                     .iter()
                     .map(|e| (e.key, e.readable, e.writable, false)),
                 wakers,
             );
+        }
+        if signalled {
+            crate::signal::deliver(wakers);
         }
         // Drained, so the buffers (and their capacity) are kept for next
         // turn; but not the room a burst of timers made.
@@ -481,16 +497,23 @@ impl Reactor {
 
     /// Records the events `(key, readable, writable)` in their sources and
     /// moves the wakers to wake into `out`; events of a source that left
-    /// meanwhile are dropped (see [`Slab`]).
+    /// meanwhile are dropped (see [`Slab`]). Returns whether the signal
+    /// handlers' eventfd was among them (its arrivals are delivered after
+    /// the `sources` lock is let go: `signal.rs` takes its own lock).
     fn dispatch(
         &self,
         events: impl Iterator<Item = (usize, bool, bool, bool)>,
         out: &mut Vec<Waker>,
-    ) {
+    ) -> bool {
+        let mut signalled = false;
         let slab = lock(&self.sources);
         for (key, readable, writable, drainable) in events {
             // The waker's edge has done its work by ending the wait.
             if key as u64 == WAKE_KEY {
+                continue;
+            }
+            if key as u64 == SIGNAL_KEY {
+                signalled = true;
                 continue;
             }
             let Some(source) = slab.get(key) else {
@@ -503,6 +526,7 @@ impl Reactor {
                 source.set_ready(WRITE, false, out);
             }
         }
+        signalled
     }
 
     /// Moves the wakers of every timer due at `now` into `out`, and records
@@ -538,6 +562,10 @@ pub(crate) fn wake_caught(waker: Waker) {
 /// The key of [`Reactor::waker`]. Slab keys never reach it (it would take
 /// 2^32 - 2 sources at once).
 const WAKE_KEY: u64 = usize::MAX as u64 - 1;
+
+/// The key of the signal handlers' eventfd (see [`Reactor::watch_signals`]).
+/// Slab keys never reach it, as for [`WAKE_KEY`].
+const SIGNAL_KEY: u64 = usize::MAX as u64 - 2;
 
 /// The key `polling` reports its notifier and timerfd under (reserved:
 /// `Poller::add` refuses it).
