@@ -12,6 +12,7 @@ mod runtime;
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
 pub use runtime::{block_on, spawn, unblock};
 
+pub use bureau_reactor::signal;
 pub use bureau_reactor::{Async, TimedOut, Timer, timeout};
 
 pub use futures_lite::{future, io, prelude, stream};
