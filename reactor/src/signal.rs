@@ -21,7 +21,10 @@
 //! does with it what it did before bureau listened: the default action
 //! (`SIGTERM` ends the process again), or nothing if it was ignored (Rust
 //! programs ignore `SIGPIPE`), or whatever another handler installed before
-//! bureau's does.
+//! bureau's does. bureau does not see a library that hooks the same signal
+//! through `signal-hook-registry` after bureau did (tokio's `signal`, say):
+//! while no `Signals` listens, a signal whose default ends the process ends
+//! it before that library's action runs.
 //!
 //! # How a signal reaches the loop
 //!
@@ -297,12 +300,13 @@ fn collect(listeners: &mut Listeners, out: &mut Vec<Waker>) {
 /// bureau's action for `signal`, run inside the process's signal handler
 /// (signal-hook-registry's) on whatever thread the kernel chose.
 ///
-/// Async-signal-safe: it touches only the atomics of a static [`Slot`] (lock-free
-/// on every target bureau builds for), calls `write(2)` on an eventfd
-/// that is never closed, and [`act_out_default`]'s calls, all on POSIX's
-/// list of async-signal-safe functions; it allocates nothing, takes no
-/// lock and cannot panic (no indexing, no arithmetic that overflows).
-/// signal-hook-registry saves and restores `errno` around it.
+/// Async-signal-safe: it touches only the atomics of a static [`Slot`]
+/// (lock-free on every target bureau builds for), calls `write(2)` on an
+/// eventfd that is never closed, and makes [`act_out_default`]'s calls,
+/// all on POSIX's list of async-signal-safe functions; it allocates
+/// nothing, takes no lock and cannot panic (no indexing, no arithmetic
+/// that overflows). signal-hook-registry saves and restores `errno`
+/// around it.
 fn on_signal(signal: Signal, eventfd: &'static OwnedFd) {
     let Some(slot) = SLOTS.get(signal.index()) else {
         return;
@@ -349,6 +353,11 @@ fn act_out_default(raw: libc::c_int) {
         libc::sigaddset(&mut set, raw);
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(raw);
+    }
+    // Another thread acting out the same signal at once may have put
+    // `SIG_DFL` in first: then it puts the handler back, not this one.
+    if ours.sa_sigaction == libc::SIG_DFL {
+        return;
     }
     // SAFETY: `ours` is what `sigaction` gave back above, the handler that
     // signal-hook-registry installed, which lives as long as the process.
