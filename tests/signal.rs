@@ -10,9 +10,11 @@
 //! process (this test binary run again with [`CHILD`] set), so a
 //! regression fails the test instead of killing the test runner.
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -109,14 +111,35 @@ fn a_signal_sent_to_the_process_comes_out_of_a_signals_stream() {
 fn two_listeners_of_one_signal_each_see_every_arrival() {
     let _alone = self_signalled();
     bounded(20, || {
-        let mut first = Signals::new([Signal::Usr1]).unwrap();
-        let mut second = Signals::new([Signal::Usr2, Signal::Usr1]).unwrap();
+        let first = Signals::new([Signal::Usr1]).unwrap();
+        let second = Signals::new([Signal::Usr2, Signal::Usr1]).unwrap();
         let mut other = Signals::new([Signal::Usr2]).unwrap();
         bureau::block_on(async {
+            let mut listeners = vec![first, second];
             for round in 0..2 {
+                // Each listener waits in a task of its own, so each must be
+                // woken by the arrival itself.
+                let waiting = Rc::new(Cell::new(0));
+                let tasks: Vec<_> = listeners
+                    .drain(..)
+                    .map(|mut signals| {
+                        let waiting = waiting.clone();
+                        bureau::spawn(async move {
+                            waiting.set(waiting.get() + 1);
+                            let got = signals.next().await;
+                            (signals, got)
+                        })
+                    })
+                    .collect();
+                while waiting.get() < tasks.len() {
+                    bureau::yield_now().await;
+                }
                 send(RawSignal::USR1);
-                assert_eq!(first.next().await, Some(Signal::Usr1), "round {round}");
-                assert_eq!(second.next().await, Some(Signal::Usr1), "round {round}");
+                for task in tasks {
+                    let (signals, got) = task.await;
+                    assert_eq!(got, Some(Signal::Usr1), "round {round}");
+                    listeners.push(signals);
+                }
                 // Delivered by now, and not to a listener of SIGUSR2 only.
                 assert_eq!(future::poll_once(other.next()).await, None);
             }
