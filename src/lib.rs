@@ -7,6 +7,7 @@
 
 pub mod fs;
 pub mod net;
+pub mod process;
 mod runtime;
 
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
