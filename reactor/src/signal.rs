@@ -548,7 +548,7 @@ impl Stream for Signals {
             return Poll::Pending;
         };
         // A stream told by the budget to wait is left as it was.
-        futures_lite::ready!(bureau_coop::poll_proceed(cx));
+        futures_lite::ready!(bureau_coop::poll_budgeted(cx, |_| Poll::Ready(())));
         this.seen[signal.index()] = count;
         this.next = (signal.index() + 1) % COUNT;
         Poll::Ready(Some(signal))
