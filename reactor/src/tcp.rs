@@ -1,5 +1,6 @@
 //! TCP on the reactor: `Async<TcpListener>` (bind, accept, incoming) and
-//! `Async<TcpStream>` (a non-blocking connect).
+//! `Async<TcpStream>` (a non-blocking connect, of a new socket or of one
+//! configured beforehand), and both made from std's sockets.
 //!
 //! It must never block the thread: connecting goes through a non-blocking
 //! socket and waits for writability, not through `std`'s blocking connect.
@@ -111,13 +112,95 @@ impl Async<TcpStream> {
     pub async fn connect<A: Into<SocketAddr>>(addr: A) -> io::Result<Async<TcpStream>> {
         let addr = addr.into();
         let socket = nonblocking_socket(Domain::for_address(addr), Type::STREAM)?;
-        start_connect(&socket, &addr.into())?;
-        // Created non-blocking above: no FIONBIO needed.
-        let stream = Async::new_stream(TcpStream::from(socket))?;
-        stream
-            .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
-            .await?;
-        Ok(stream)
+        connect_nonblocking(socket, addr).await
+    }
+
+    /// Connects `socket`, a TCP socket made but not connected yet (bound or
+    /// not, its options set), to `addr` without blocking the thread. It is
+    /// made non-blocking and registered as `Async::connect`'s own socket
+    /// is: the way to connect a socket configured beforehand (socket2's
+    /// `Socket` converts into the `TcpStream` this takes).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// use socket2::{Domain, Socket, Type};
+    /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = l.local_addr().unwrap();
+    /// let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    /// socket.set_tcp_nodelay(true).unwrap();
+    /// let s = Async::<TcpStream>::connect_socket(socket.into(), addr);
+    /// let s = futures_lite::future::block_on(s).unwrap();
+    /// assert!(s.get_ref().nodelay().unwrap());
+    /// ```
+    pub async fn connect_socket(
+        socket: TcpStream,
+        addr: SocketAddr,
+    ) -> io::Result<Async<TcpStream>> {
+        let socket = Socket::from(socket);
+        socket.set_nonblocking(true)?;
+        connect_nonblocking(socket, addr).await
+    }
+}
+
+/// Connects `socket`, already non-blocking, to `addr` and registers it as
+/// a byte stream (so no `FIONBIO` is needed).
+async fn connect_nonblocking(socket: Socket, addr: SocketAddr) -> io::Result<Async<TcpStream>> {
+    start_connect(&socket, &addr.into())?;
+    let stream = Async::new_stream(TcpStream::from(socket))?;
+    stream
+        .write_with(|s| connected(s.take_error(), s.peer_addr().map(drop)))
+        .await?;
+    Ok(stream)
+}
+
+impl TryFrom<TcpListener> for Async<TcpListener> {
+    type Error = io::Error;
+
+    /// Makes a listening socket non-blocking and registers it. Its backlog
+    /// stays what it was listened with (std's `bind` uses 128).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// let l = Async::try_from(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// let _c = TcpStream::connect(l.get_ref().local_addr().unwrap()).unwrap();
+    /// futures_lite::future::block_on(l.accept()).unwrap();
+    /// ```
+    fn try_from(listener: TcpListener) -> io::Result<Async<TcpListener>> {
+        Async::new(listener)
+    }
+}
+
+impl TryFrom<TcpStream> for Async<TcpStream> {
+    type Error = io::Error;
+
+    /// Makes a connected stream non-blocking and registers it, as
+    /// `Async::connect` and `accept` register theirs.
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let c = Async::try_from(TcpStream::connect(l.local_addr().unwrap()).unwrap()).unwrap();
+    /// assert_eq!(c.get_ref().peer_addr().unwrap(), l.local_addr().unwrap());
+    /// ```
+    fn try_from(stream: TcpStream) -> io::Result<Async<TcpStream>> {
+        register_stream(stream)
+    }
+}
+
+/// Makes `socket`, a connected stream socket handed in from outside,
+/// non-blocking and registers it: as a byte stream when the kernel says it
+/// is `SOCK_STREAM` (a short read then ends the reading), as any handle
+/// otherwise, since a `SOCK_SEQPACKET` message would end a read early.
+pub(crate) fn register_stream<T: AsFd>(socket: T) -> io::Result<Async<T>> {
+    let sock = SockRef::from(&socket);
+    sock.set_nonblocking(true)?;
+    if sock.r#type()? == Type::STREAM {
+        Async::new_stream(socket)
+    } else {
+        Async::new(socket)
     }
 }
 

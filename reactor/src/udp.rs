@@ -126,3 +126,20 @@ impl Async<UdpSocket> {
         self.write_with(|s| s.send(buf)).await
     }
 }
+
+impl TryFrom<UdpSocket> for Async<UdpSocket> {
+    type Error = io::Error;
+
+    /// Makes a bound socket non-blocking and registers it.
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use bureau_reactor::Async;
+    /// let s = Async::try_from(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// let me = s.get_ref().local_addr().unwrap();
+    /// futures_lite::future::block_on(s.send_to(b"hi", me)).unwrap();
+    /// ```
+    fn try_from(socket: UdpSocket) -> io::Result<Async<UdpSocket>> {
+        Async::new(socket)
+    }
+}

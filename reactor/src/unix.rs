@@ -1,5 +1,6 @@
 //! Unix-domain sockets on the reactor: `Async<UnixListener>`,
-//! `Async<UnixStream>` and `Async<UnixDatagram>`.
+//! `Async<UnixStream>` and `Async<UnixDatagram>`; the first two also made
+//! from std's sockets.
 //!
 //! It must never block the thread: `bind` and `pair` are instant, and
 //! everything that may wait goes through the reactor.
@@ -14,7 +15,10 @@ use rustix::io::Errno;
 use socket2::{Domain, SockAddr, Type};
 
 use crate::async_io::Async;
-use crate::tcp::{accept_nonblocking, connected, nonblocking_socket, start_connect, widen_backlog};
+use crate::tcp::{
+    accept_nonblocking, connected, nonblocking_socket, register_stream, start_connect,
+    widen_backlog,
+};
 
 impl Async<UnixListener> {
     /// Binds a listener to the socket file `path`.
@@ -157,6 +161,45 @@ impl Async<UnixStream> {
         a.set_nonblocking(true)?;
         b.set_nonblocking(true)?;
         Ok((Async::new_stream(a)?, Async::new_stream(b)?))
+    }
+}
+
+impl TryFrom<UnixListener> for Async<UnixListener> {
+    type Error = io::Error;
+
+    /// Makes a listening socket non-blocking and registers it; its backlog
+    /// stays what it was listened with.
+    ///
+    /// ```
+    /// use std::os::unix::net::{UnixListener, UnixStream};
+    /// use bureau_reactor::Async;
+    /// let path = std::env::temp_dir().join(format!("bureau-doc-tl-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let l = Async::try_from(UnixListener::bind(&path).unwrap()).unwrap();
+    /// let _c = UnixStream::connect(&path).unwrap();
+    /// futures_lite::future::block_on(l.accept()).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    fn try_from(listener: UnixListener) -> io::Result<Async<UnixListener>> {
+        Async::new(listener)
+    }
+}
+
+impl TryFrom<UnixStream> for Async<UnixStream> {
+    type Error = io::Error;
+
+    /// Makes a connected stream non-blocking and registers it, as
+    /// `Async::connect` and `accept` register theirs.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use bureau_reactor::Async;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = Async::try_from(a).unwrap();
+    /// assert!(a.get_ref().peer_addr().is_ok());
+    /// ```
+    fn try_from(stream: UnixStream) -> io::Result<Async<UnixStream>> {
+        register_stream(stream)
     }
 }
 
