@@ -99,6 +99,28 @@ impl From<Async<std::net::TcpListener>> for TcpListener {
     }
 }
 
+impl TryFrom<std::net::TcpListener> for TcpListener {
+    type Error = io::Error;
+
+    /// Makes a std listener non-blocking and registers it with the reactor
+    /// (which can fail, hence `TryFrom`). Its backlog stays what it was
+    /// listened with: std's `bind` uses 128.
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::try_from(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+    ///     let c = TcpStream::connect(l.local_addr()?).await?;
+    ///     let (_s, peer) = l.accept().await?;
+    ///     assert_eq!(peer, c.local_addr()?);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    fn try_from(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Async::try_from(listener).map(TcpListener::from)
+    }
+}
+
 /// A TCP connection; clones share the socket, so one task may read while
 /// another writes. Closing it (`AsyncWriteExt::close`) shuts down writing.
 ///
@@ -204,6 +226,31 @@ impl TcpStream {
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
+    }
+}
+
+impl TryFrom<std::net::TcpStream> for TcpStream {
+    type Error = io::Error;
+
+    /// Makes a connected std stream non-blocking and registers it with the
+    /// reactor, as [`TcpStream::connect`] registers its own.
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// use bureau::prelude::*;
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut c = TcpStream::try_from(std::net::TcpStream::connect(l.local_addr()?)?)?;
+    ///     let (mut s, _) = l.accept().await?;
+    ///     c.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     s.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    fn try_from(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Async::try_from(stream).map(TcpStream::from)
     }
 }
 

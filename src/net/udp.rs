@@ -197,3 +197,24 @@ impl From<Async<std::net::UdpSocket>> for UdpSocket {
         }
     }
 }
+
+impl TryFrom<std::net::UdpSocket> for UdpSocket {
+    type Error = io::Error;
+
+    /// Makes a std socket non-blocking and registers it with the reactor
+    /// (which can fail, hence `TryFrom`).
+    ///
+    /// ```
+    /// use bureau::net::UdpSocket;
+    /// bureau::block_on(async {
+    ///     let a = UdpSocket::try_from(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+    ///     a.send_to(b"hi", a.local_addr()?).await?;
+    ///     let mut buf = [0; 4];
+    ///     assert_eq!(a.recv_from(&mut buf).await?.0, 2);
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    fn try_from(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        Async::try_from(socket).map(UdpSocket::from)
+    }
+}

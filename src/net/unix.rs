@@ -100,6 +100,37 @@ impl UnixListener {
     }
 }
 
+impl From<Async<std::os::unix::net::UnixListener>> for UnixListener {
+    fn from(inner: Async<std::os::unix::net::UnixListener>) -> UnixListener {
+        UnixListener {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
+    type Error = io::Error;
+
+    /// Makes a std listener non-blocking and registers it with the reactor
+    /// (which can fail, hence `TryFrom`).
+    ///
+    /// ```
+    /// use bureau::net::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("bureau-net-tl-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// bureau::block_on(async {
+    ///     let l = UnixListener::try_from(std::os::unix::net::UnixListener::bind(&path)?)?;
+    ///     let _c = UnixStream::connect(&path).await?;
+    ///     l.accept().await?;
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Async::try_from(listener).map(UnixListener::from)
+    }
+}
+
 /// A Unix-domain stream connection; clones share the socket. Closing it
 /// (`AsyncWriteExt::close`) shuts down writing.
 ///
@@ -175,6 +206,30 @@ impl UnixStream {
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
+    type Error = io::Error;
+
+    /// Makes a connected std stream non-blocking and registers it with the
+    /// reactor, as [`UnixStream::connect`] registers its own.
+    ///
+    /// ```
+    /// use bureau::net::UnixStream;
+    /// use bureau::prelude::*;
+    /// bureau::block_on(async {
+    ///     let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let mut a = UnixStream::try_from(a)?;
+    ///     std::io::Write::write_all(&mut b, b"hi")?;
+    ///     let mut buf = [0; 2];
+    ///     a.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Async::try_from(stream).map(UnixStream::from)
     }
 }
 
