@@ -32,11 +32,13 @@ mod stream_io;
 
 mod addr;
 mod tcp;
+mod tcp_socket;
 mod udp;
 mod unix;
 
 pub use addr::{AsyncToSocketAddrs, resolve};
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
