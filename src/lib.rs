@@ -6,6 +6,7 @@
 //! [`block_on`].
 
 pub mod fs;
+pub mod io;
 pub mod net;
 pub mod process;
 mod runtime;
@@ -16,7 +17,7 @@ pub use runtime::{block_on, spawn, unblock};
 pub use bureau_reactor::signal;
 pub use bureau_reactor::{Async, TimedOut, Timer, timeout};
 
-pub use futures_lite::{future, io, prelude, stream};
+pub use futures_lite::{future, prelude, stream};
 
 pub use bureau_blocking::Unblock;
 
