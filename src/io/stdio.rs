@@ -39,7 +39,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use rustix::event::{PollFd, PollFlags};
@@ -184,8 +184,7 @@ impl AsyncRead for Stdin {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(bureau_coop::poll_proceed(cx));
-        self.reader.poll_read(cx, buf)
+        bureau_coop::poll_budgeted(cx, |cx| self.reader.poll_read(cx, buf))
     }
 }
 
@@ -305,7 +304,9 @@ impl Reader {
     /// first look at the state comes after the caller's.
     fn start(&'static self, st: &mut ReaderState) {
         if !st.running {
-            bureau_blocking::unblock(move || self.fill()).detach();
+            bureau_blocking::unblock(move || self.fill())
+                .into_inner()
+                .detach();
             st.running = true;
         }
     }
@@ -412,7 +413,9 @@ impl Writer {
         st.accepted += n as u64;
         if !st.running {
             // Under the lock, as for the reader.
-            bureau_blocking::unblock(move || self.drain()).detach();
+            bureau_blocking::unblock(move || self.drain())
+                .into_inner()
+                .detach();
             st.running = true;
         }
         Poll::Ready(Ok(n))
@@ -490,9 +493,10 @@ impl WriteHandle {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(bureau_coop::poll_proceed(cx));
-        self.flush_goal = None;
-        self.writer.poll_write(cx, buf)
+        bureau_coop::poll_budgeted(cx, |cx| {
+            self.flush_goal = None;
+            self.writer.poll_write(cx, buf)
+        })
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
