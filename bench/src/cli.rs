@@ -17,6 +17,7 @@ pub const IN_PROCESS: &[&str] = &[
     "timer-churn",
     "starve",
     "fs",
+    "pipe",
 ];
 
 /// The workloads around server programs, which start them (`tcp-echo`,
@@ -82,7 +83,7 @@ usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
                     [--only COLUMN]
 
   all          every workload (the default)
-  WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs
+  WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs pipe
                tcp-echo timer-under-load http idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
   --secs S     seconds of load per server run of tcp-echo, timer-under-load
@@ -192,7 +193,7 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
-        assert_eq!(options.workloads.len(), 13);
+        assert_eq!(options.workloads.len(), 14);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
         assert_eq!(options.starve, Duration::from_secs(2));
     }

@@ -14,13 +14,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+mod processes;
+
+pub use processes::Processes;
+
 /// One runtime, seen by a workload.
 ///
 /// Every future is `Send` so that the same code also runs under
 /// `tokio::spawn`; bureau and smol do not need it, and do not pay for it.
 /// A runtime is a type without data (`'static`), so that a task may be an
-/// `async fn` generic over it.
-pub trait Runtime: 'static {
+/// `async fn` generic over it. Its child processes are [`Processes`].
+pub trait Runtime: Processes + 'static {
     /// The column this runtime fills, as printed.
     const NAME: &'static str;
 

@@ -11,6 +11,7 @@
 
 mod executor;
 mod files;
+mod pipe;
 mod pool;
 mod starve;
 mod timers;
@@ -21,6 +22,7 @@ use crate::runtimes::{Bureau, Runtime, Smol, TokioLocal, TokioSpawn};
 use bureau_bench::stats::medians;
 use executor::{PingPong, Spawn, Yield};
 use files::Files;
+use pipe::Pipe;
 use pool::{UnblockLatency, UnblockThroughput};
 use starve::Starve;
 use std::process::{Command, Stdio};
@@ -78,6 +80,7 @@ fn each(named: &str, options: &Options, visitor: &mut impl Visit) -> Result<(), 
             let files = Files::prepare().map_err(|e| format!("cannot make the files: {e}"))?;
             visitor.visit(&files);
         }
+        "pipe" => visitor.visit(&Pipe),
         other => return Err(format!("{other} is not an in-process workload")),
     }
     Ok(())
