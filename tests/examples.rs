@@ -11,13 +11,14 @@
 //! `cargo build --release --examples && cargo test --release --test examples -- --ignored`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
 use sha2::{Digest, Sha256};
 
 /// The longest any example may take to print a line or to finish.
@@ -30,7 +31,10 @@ struct Example {
     name: &'static str,
     child: Child,
     stdout: Receiver<String>,
+    /// All of stderr, once it closes.
     stderr: Receiver<String>,
+    /// Each line of stderr as it comes.
+    stderr_lines: Receiver<String>,
 }
 
 /// What a finished example printed, and how it exited.
@@ -56,7 +60,7 @@ impl Example {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
         let out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut err = child.stderr.take().expect("stderr is piped");
+        let err = child.stderr.take().expect("stderr is piped");
         let (out_tx, stdout) = mpsc::channel();
         std::thread::spawn(move || {
             for line in out.lines() {
@@ -67,9 +71,17 @@ impl Example {
             }
         });
         let (err_tx, stderr) = mpsc::channel();
+        let (err_line_tx, stderr_lines) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut err = BufReader::new(err);
             let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
+            let mut line = Vec::new();
+            while err.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let piece = String::from_utf8_lossy(&line);
+                text.push_str(&piece);
+                let _ = err_line_tx.send(piece.trim_end().to_owned());
+                line.clear();
+            }
             let _ = err_tx.send(text);
         });
         Example {
@@ -77,7 +89,29 @@ impl Example {
             child,
             stdout,
             stderr,
+            stderr_lines,
         }
+    }
+
+    /// Reads stderr up to the first line that contains `needle`, and
+    /// returns that line.
+    fn stderr_line_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("{}: no {needle:?} on stderr: {e}", self.name),
+            }
+        }
+    }
+
+    /// Sends the example `signal`.
+    fn signal(&self, signal: Signal) {
+        let pid =
+            rustix::process::Pid::from_raw(self.child.id() as i32).expect("a pid is positive");
+        rustix::process::kill_process(pid, signal).expect("signal the example");
     }
 
     /// The next line of stdout.
@@ -826,7 +860,7 @@ fn tour_uses_fewer_connections_when_descriptors_are_scarce() {
 
 #[test]
 fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
-    let cases: [(&'static str, &[&str]); 10] = [
+    let cases: [(&'static str, &[&str]); 12] = [
         ("echo", &["--bogus"]),
         ("echo", &["--port", "70000"]),
         ("http", &["--port"]),
@@ -837,6 +871,8 @@ fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
         ("timers", &["--now"]),
         ("hyper", &["extra"]),
         ("tour", &["--slow"]),
+        ("service", &["--grace", "-1"]),
+        ("service", &["--grace"]),
     ];
     for (name, args) in cases {
         let run = Example::start(name, args).finish();
@@ -853,4 +889,109 @@ fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
         );
         assert!(run.stdout.is_empty(), "{name} {args:?}: {:?}", run.stdout);
     }
+}
+
+/// Sends `GET target` on a new connection, and leaves the answer unread.
+fn send_get(addr: SocketAddr, target: &str) -> TcpStream {
+    let stream = connect(addr);
+    (&stream)
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+        .expect("send the request");
+    stream
+}
+
+/// Expects the server to close `stream` without sending anything (more).
+fn assert_closed_without_answer(mut stream: impl Read, what: &str) {
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .unwrap_or_else(|e| panic!("{what}: no EOF: {e}"));
+    assert!(
+        rest.is_empty(),
+        "{what}: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+}
+
+#[test]
+fn service_finishes_the_requests_in_flight_at_sigterm_and_refuses_new_connections() {
+    let service = Example::start("service", &["--port", "0"]);
+    let addr = service.address();
+    // A keep-alive connection, idle once its one request is answered.
+    let mut idle = BufReader::new(send_get(addr, "/"));
+    assert_eq!(read_response(&mut idle).0, "HTTP/1.1 200 OK");
+    let mut slow = BufReader::new(send_get(addr, "/slow?ms=3000"));
+    service.stderr_line_with("request GET /slow?ms=3000");
+
+    service.signal(Signal::TERM);
+    let shutdown = service.stderr_line_with("shutting down");
+    assert!(
+        shutdown.contains("1 request in flight, closing 1 idle connection"),
+        "{shutdown}"
+    );
+    // The listener is gone by the time the shutdown is logged.
+    let refused = TcpStream::connect(addr).expect_err("a connection after SIGTERM");
+    assert_eq!(
+        refused.kind(),
+        io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+    assert_closed_without_answer(&mut idle, "the idle connection");
+    // The request in flight is answered in full, then its connection closes.
+    let (status, body) = read_response(&mut slow);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "waited 3000 ms\n");
+    assert_closed_without_answer(&mut slow, "the slow request's connection");
+
+    let run = service.finish();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("all requests done"), "{}", run.stderr);
+}
+
+#[test]
+fn service_closes_the_requests_left_at_the_deadline_and_exits_0() {
+    let service = Example::start("service", &["--port", "0", "--grace", "0.5"]);
+    let slow = send_get(service.address(), "/slow?ms=600000");
+    service.stderr_line_with("request GET /slow");
+    service.signal(Signal::TERM);
+    // Cut after 0.5 s: well within the client's read timeout.
+    assert_closed_without_answer(slow, "the request slower than the grace period");
+    let run = service.finish();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("closed 1 connection at the deadline"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn service_closes_silent_clients_at_sigterm_and_the_rest_at_a_second_signal() {
+    // Only the second signal can end it within the test's bounds.
+    let service = Example::start("service", &["--port", "0", "--grace", "600"]);
+    let addr = service.address();
+    // A client that never sends its request. It connects before the slow
+    // request's client, so the server has accepted it once that request
+    // is in.
+    let silent = connect(addr);
+    let slow = send_get(addr, "/slow?ms=600000");
+    service.stderr_line_with("request GET /slow");
+
+    service.signal(Signal::TERM);
+    let shutdown = service.stderr_line_with("shutting down");
+    assert!(
+        shutdown.contains("1 request in flight, closing 1 idle connection"),
+        "{shutdown}"
+    );
+    assert_closed_without_answer(silent, "the client that sent nothing");
+    service.signal(Signal::INT);
+    assert_closed_without_answer(slow, "the request in flight at the second signal");
+    let run = service.finish();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("closed 1 connection at a second signal, SIGINT"),
+        "{}",
+        run.stderr
+    );
 }
