@@ -860,7 +860,7 @@ fn tour_uses_fewer_connections_when_descriptors_are_scarce() {
 
 #[test]
 fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
-    let cases: [(&'static str, &[&str]); 12] = [
+    let cases: [(&'static str, &[&str]); 13] = [
         ("echo", &["--bogus"]),
         ("echo", &["--port", "70000"]),
         ("http", &["--port"]),
@@ -873,6 +873,7 @@ fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
         ("tour", &["--slow"]),
         ("service", &["--grace", "-1"]),
         ("service", &["--grace"]),
+        ("shell", &["--bogus"]),
     ];
     for (name, args) in cases {
         let run = Example::start(name, args).finish();
@@ -993,5 +994,113 @@ fn service_closes_silent_clients_at_sigterm_and_the_rest_at_a_second_signal() {
             .contains("closed 1 connection at a second signal, SIGINT"),
         "{}",
         run.stderr
+    );
+}
+
+/// Shell's lines, `[ NNNNN ms] what`, as (milliseconds, what).
+fn shell_lines(stdout: &[String]) -> Vec<(u64, &str)> {
+    stdout
+        .iter()
+        .map(|line| {
+            let (ms, what) = line
+                .strip_prefix('[')
+                .and_then(|l| l.split_once(" ms] "))
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            (ms.trim().parse().expect("milliseconds"), what)
+        })
+        .collect()
+}
+
+/// What shell printed, ticks left out.
+fn without_ticks<'a>(lines: &[(u64, &'a str)]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .map(|&(_, what)| what)
+        .filter(|what| !what.starts_with("tick "))
+        .collect()
+}
+
+#[test]
+fn shell_streams_the_childs_lines_as_they_come_while_the_timer_ticks() {
+    let run = Example::start("shell", &[]).finish();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let lines = shell_lines(&run.stdout);
+    let shown = without_ticks(&lines);
+    assert!(
+        shown[0].starts_with(r#"started ["sh", "-c", "#),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown[1..],
+        [
+            "> line 1",
+            "> line 2",
+            "> line 3",
+            "> line 4",
+            "> line 5",
+            "exit status: 0"
+        ]
+    );
+    // Each line is printed when the child writes it, 200 ms apart, and the
+    // timer fires meanwhile: a tick comes between the first and the last.
+    let at = |what: &str| lines.iter().position(|&(_, w)| w == what).expect(what);
+    let (first, last) = (at("> line 1"), at("> line 5"));
+    assert!(
+        lines[first..last]
+            .iter()
+            .any(|(_, w)| w.starts_with("tick ")),
+        "{:#?}",
+        run.stdout
+    );
+    let ticks: Vec<&str> = lines
+        .iter()
+        .map(|&(_, w)| w)
+        .filter(|w| w.starts_with("tick "))
+        .collect();
+    let numbered: Vec<String> = (1..=ticks.len()).map(|n| format!("tick {n}")).collect();
+    assert_eq!(ticks, numbered);
+    assert!(
+        lines.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+        "{:#?}",
+        run.stdout
+    );
+}
+
+#[test]
+fn shell_reports_the_exit_status_and_exits_with_the_childs_code() {
+    let run = Example::start("shell", &["sh", "-c", "echo out; exit 3"]).finish();
+    assert_eq!(run.status.code(), Some(3), "{}", run.stderr);
+    let lines = shell_lines(&run.stdout);
+    assert_eq!(without_ticks(&lines)[1..], ["> out", "exit status: 3"]);
+}
+
+#[test]
+fn shell_of_a_missing_program_fails_clearly() {
+    let run = Example::start("shell", &["no-such-program-for-bureau"]).finish();
+    assert_eq!(run.status.code(), Some(127), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            r#"shell: cannot run "no-such-program-for-bureau": No such file or directory"#
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{:?}", run.stdout);
+}
+
+#[test]
+fn shell_shows_binary_output_and_a_huge_line_as_safe_text() {
+    let script =
+        r"printf 'a\000b\033[31m\377\r\n'; head -c 1000000 /dev/zero | tr '\0' x; echo; echo after";
+    let run = Example::start("shell", &["sh", "-c", script]).finish();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let lines = shell_lines(&run.stdout);
+    // NUL and ESC escaped, the byte 0xff replaced, the CR of CRLF dropped;
+    // of the line of 1,000,000 bytes, the first 4096 and a count of the rest.
+    let control = "> a\\u{0}b\\u{1b}[31m\u{fffd}";
+    let long = format!("> {}... (995904 more bytes)", "x".repeat(4096));
+    assert_eq!(
+        without_ticks(&lines)[1..],
+        [control, &long, "> after", "exit status: 0"]
     );
 }
