@@ -27,7 +27,7 @@
 //! signals arrive as a stream on the loop, next to the sockets and timers.
 
 use std::cell::Cell;
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -95,7 +95,12 @@ async fn serve(port: u16, grace: Duration) -> io::Result<()> {
     // starts the shutdown instead of ending the process.
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}/", listener.local_addr()?);
+    // Not `println!`, which panics if nobody reads stdout any more.
+    writeln!(
+        std::io::stdout(),
+        "listening on http://{}/",
+        listener.local_addr()?
+    )?;
 
     // Each channel carries nothing: dropping its one sender closes it,
     // which every clone of the receiver sees at once.
