@@ -3,9 +3,10 @@
 //! piped standard streams are awaited on the loop.
 //!
 //! A child's exit is watched through its pidfd, registered with the
-//! reactor (see `exit.rs`); its pipes are non-blocking and registered too
-//! (see `pipe.rs`); a `Child` dropped while its process runs hands it to a
-//! reaper that needs no task (see `orphan.rs`), so no child is left a
+//! reactor, or where the kernel gives none, through `SIGCHLD` (see
+//! `exit.rs` and `sigchld.rs`); its pipes are non-blocking and registered
+//! too (see `pipe.rs`); a `Child` dropped while its process runs hands it
+//! to a reaper that needs no task (see `orphan.rs`), so no child is left a
 //! zombie. This module must never block the loop waiting for a child, and
 //! never use the blocking pool: `spawn` itself is the one call that takes
 //! its time on the caller's thread (the fork and exec, as in every
@@ -14,6 +15,7 @@
 mod exit;
 mod orphan;
 mod pipe;
+mod sigchld;
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -2,14 +2,17 @@
 //!
 //! Such a child becomes an orphan: a future that waits for its exit and
 //! reaps it (the same wait as `Child::status`), polled by its own waker.
-//! The reactor wakes that waker when the child's pidfd turns readable (or
-//! its fallback timer fires), on whichever thread drives the reactor, and
-//! the wake polls the future there and then. So an orphan needs no
-//! executor and no task: a `Child` may be dropped inside a task, outside
-//! any loop (the reactor's helper thread then drives it, as for any future
-//! polled outside a loop) or on another thread, and the child is still
-//! reaped. Between wakes, the only handle on an orphan is the waker the
-//! reactor holds; once the child is reaped, nothing is left.
+//! That waker is woken when the child's pidfd turns readable (or, without
+//! a pidfd, when a `SIGCHLD` is delivered, or the last resort's timer
+//! fires), on whichever thread drives the reactor, and the wake polls the
+//! future there and then. So an orphan needs no executor and no task: a
+//! `Child` may be dropped inside a task, outside any loop (the reactor's
+//! helper thread then drives it, as for any future polled outside a loop)
+//! or on another thread, and the child is still reaped. Between wakes, the
+//! only handle on an orphan is its waker, held by the reactor (or by the
+//! shared `SIGCHLD` listener, which the orphan's wait holds in turn: the
+//! cycle that keeps both alive until the child is reaped). Once the child
+//! is reaped, nothing is left.
 //!
 //! It must never block: its polls run inside the reactor's turn. They run
 //! only non-blocking calls (`waitpid` with `WNOHANG`, readiness and timer
