@@ -10,6 +10,7 @@
 use bureau::future::{self, zip};
 use bureau::prelude::*;
 use bureau::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use bureau::signal::{Signal, Signals};
 use bureau::{Async, Timer, block_on, spawn, timeout};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, pidfd_open, waitid};
@@ -409,6 +410,40 @@ fn output_leaves_the_command_as_it_was() {
             assert!(child.output().await.unwrap().status.success());
         })
     });
+}
+
+/// Whether this process ignores `SIGCHLD` (`SIG_IGN`, under which the
+/// kernel reaps children itself and `waitpid` finds none), from the
+/// `SigIgn` mask of `/proc/self/status`.
+fn sigchld_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .map(|mask| u64::from_str_radix(mask.trim(), 16).unwrap())
+        .unwrap();
+    mask & (1 << (rustix::process::Signal::CHILD.as_raw() - 1)) != 0
+}
+
+#[test]
+fn a_sigchld_listener_leaves_each_exit_status_to_the_childs_owner() {
+    let codes = bounded(20, || {
+        block_on(async {
+            let mut sigchld = Signals::new([Signal::Child]).unwrap();
+            let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+            // This child's, or another test's: either way the listener
+            // took a `SIGCHLD`, and the status must still be there.
+            timeout(PATIENCE, sigchld.next()).await.unwrap();
+            let listened = child.status().await.unwrap().code();
+            drop(sigchld);
+            // No listener left: `SIGCHLD` does nothing again, and still
+            // leaves children to `waitpid`.
+            assert!(!sigchld_ignored(), "SIGCHLD is not set to SIG_IGN");
+            let after = Command::new("sh").args(["-c", "exit 4"]).status();
+            (listened, after.await.unwrap().code())
+        })
+    });
+    assert_eq!(codes, (Some(3), Some(4)));
 }
 
 #[test]
