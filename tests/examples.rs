@@ -670,6 +670,186 @@ fn proxy_forwards_to_echo_both_ways_and_passes_on_the_close() {
     assert_closes_after_us(client);
 }
 
+/// How many new connections a cluster test makes, at most, to see each
+/// worker it expects answer: the kernel picks a worker per connection by a
+/// hash of its addresses, so each try misses a given one of two workers
+/// about half the time.
+const CLUSTER_TRIES: usize = 200;
+
+/// The worker id and pid of a `worker ID: pid PID` line of the cluster.
+fn cluster_worker(line: &str) -> (usize, u32) {
+    line.strip_prefix("worker ")
+        .and_then(|rest| rest.split_once(": pid "))
+        .and_then(|(id, pid)| Some((id.parse().ok()?, pid.parse().ok()?)))
+        .unwrap_or_else(|| panic!("cluster: {line:?} is not `worker ID: pid PID`"))
+}
+
+/// Asks the cluster at `addr` for `/` on a new connection and returns the
+/// pid of the worker that answered (its `X-Worker-Pid`).
+fn cluster_answer(addr: SocketAddr) -> u32 {
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .expect("send request");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("an answer, then EOF");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Worker-Pid: "))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no X-Worker-Pid in {answer}"))
+}
+
+/// The pids of the workers that answered new connections, made until every
+/// one of `wanted` has answered or [`CLUSTER_TRIES`] connections.
+fn cluster_answering(addr: SocketAddr, wanted: &BTreeSet<u32>) -> BTreeSet<u32> {
+    let mut seen = BTreeSet::new();
+    for _ in 0..CLUSTER_TRIES {
+        seen.insert(cluster_answer(addr));
+        if seen.is_superset(wanted) {
+            break;
+        }
+    }
+    seen
+}
+
+/// Sends `signal` to process `pid`.
+fn send_signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .expect("a valid pid");
+    rustix::process::kill_process(pid, signal).expect("send the signal");
+}
+
+/// The parent pid of process `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the worker's stat");
+    // The fields after the command name, which may hold spaces: state, ppid.
+    let after_name = stat.rsplit_once(')').expect("a command name").1;
+    after_name
+        .split_whitespace()
+        .nth(1)
+        .and_then(|ppid| ppid.parse().ok())
+        .expect("a parent pid")
+}
+
+#[test]
+fn cluster_spreads_new_connections_over_its_workers_and_stops_them_on_sigterm() {
+    let cluster = Example::start("cluster", &["--workers", "2", "--port", "0"]);
+    let addr = cluster.address();
+    let parent = cluster.child.id();
+    let workers: Vec<(usize, u32)> = (0..2).map(|_| cluster_worker(&cluster.line())).collect();
+    assert_eq!(workers[0].0, 0);
+    assert_eq!(workers[1].0, 1);
+    let pids: BTreeSet<u32> = workers.iter().map(|&(_, pid)| pid).collect();
+    assert_eq!(pids.len(), 2, "{workers:?}");
+    for &pid in &pids {
+        assert_eq!(
+            parent_of(pid),
+            parent,
+            "worker {pid} is the cluster's child"
+        );
+    }
+
+    // One connection keeps its worker for every request on it.
+    let stream = connect(addr);
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut bodies = BTreeSet::new();
+    for _ in 0..2 {
+        (&stream)
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .expect("send request");
+        let (status, body) = read_response(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        bodies.insert(body);
+    }
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    drop((reader, stream));
+
+    assert_eq!(cluster_answering(addr, &pids), pids);
+
+    send_signal(parent, rustix::process::Signal::TERM);
+    let run = cluster.finish();
+    assert!(run.status.success(), "{:?}: {}", run.status, run.stderr);
+    assert_eq!(
+        run.stdout.last().map(String::as_str),
+        Some("all workers stopped")
+    );
+    for (id, pid) in workers {
+        let line = format!("worker {id} (pid {pid}) stopped: exit status: 0");
+        assert!(
+            run.stdout.contains(&line),
+            "no {line:?} in {:?}",
+            run.stdout
+        );
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} is still there"
+        );
+    }
+}
+
+#[test]
+fn cluster_replaces_a_worker_that_is_killed() {
+    let cluster = Example::start("cluster", &["--workers", "2", "--port", "0"]);
+    let addr = cluster.address();
+    let (_, killed) = cluster_worker(&cluster.line());
+    let (_, other) = cluster_worker(&cluster.line());
+    send_signal(killed, rustix::process::Signal::KILL);
+
+    let report = cluster.line();
+    assert_eq!(
+        report,
+        format!(
+            "worker 0 (pid {killed}) exited unexpectedly (signal: 9 (SIGKILL)); starting a new one"
+        )
+    );
+    let (id, replacement) = cluster_worker(&cluster.line());
+    assert_eq!(id, 0);
+    assert_ne!(replacement, killed);
+    let wanted = BTreeSet::from([replacement, other]);
+    assert_eq!(cluster_answering(addr, &wanted), wanted);
+
+    send_signal(cluster.child.id(), rustix::process::Signal::TERM);
+    let run = cluster.finish();
+    assert!(run.status.success(), "{:?}: {}", run.status, run.stderr);
+}
+
+#[test]
+fn cluster_on_a_port_in_use_fails_clearly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let run = Example::start("cluster", &["--workers", "2", "--port", &port]).finish();
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{:?}", run.stdout);
+    let message = format!("cluster: cannot bind 127.0.0.1:{port}: Address already in use");
+    assert!(run.stderr.contains(&message), "{}", run.stderr);
+}
+
+#[test]
+fn cluster_rejects_a_bad_argument_with_usage_and_exit_code_2() {
+    for args in [
+        &["--workers", "0"][..],
+        &["--workers", "many"],
+        &["--port", "70000"],
+        &["--worker", "0", "--workers", "2"],
+        &["--bogus"],
+    ] {
+        let run = Example::start("cluster", args).finish();
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("usage: cluster"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {:?}", run.stdout);
+    }
+}
+
 /// A scratch folder, removed when dropped.
 struct Scratch(PathBuf);
 
