@@ -21,9 +21,16 @@ pub const IN_PROCESS: &[&str] = &[
 ];
 
 /// The workloads around server programs, which start them (`tcp-echo`,
-/// `timer-under-load`, `http`, `idle`) or build them (`footprint`); `all`
-/// runs them after the in-process ones.
-const SERVERS: &[&str] = &["tcp-echo", "timer-under-load", "http", "idle", "footprint"];
+/// `timer-under-load`, `http`, `cluster`, `idle`) or build them
+/// (`footprint`); `all` runs them after the in-process ones.
+const SERVERS: &[&str] = &[
+    "tcp-echo",
+    "timer-under-load",
+    "http",
+    "cluster",
+    "idle",
+    "footprint",
+];
 
 /// Every workload, in the order `all` runs them.
 fn every_workload() -> impl Iterator<Item = &'static str> {
@@ -37,8 +44,8 @@ pub struct Options {
     pub workloads: Vec<&'static str>,
     /// Timed repetitions of each in-process workload (after one warm-up).
     pub reps: usize,
-    /// Seconds of load per server run of `tcp-echo`, `timer-under-load`
-    /// and `http`.
+    /// Seconds of load per server run of `tcp-echo`, `timer-under-load`,
+    /// `http` and `cluster`.
     pub secs: u64,
     /// How long each repetition of `starve` runs.
     pub starve: Duration,
@@ -84,10 +91,10 @@ usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
 
   all          every workload (the default)
   WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs pipe
-               tcp-echo timer-under-load http idle footprint
+               tcp-echo timer-under-load http cluster idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
-  --secs S     seconds of load per server run of tcp-echo, timer-under-load
-               and http (10)
+  --secs S     seconds of load per server run of tcp-echo, timer-under-load,
+               http and cluster (10)
   --rounds R   runs of each server per runtime, in turns; medians (1)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
   --starve-secs S  seconds of each run of starve, a decimal (2)

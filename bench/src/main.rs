@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     let needs_servers = options
         .workloads
         .iter()
-        .any(|w| ["tcp-echo", "timer-under-load", "http", "idle"].contains(w));
+        .any(|w| ["tcp-echo", "timer-under-load", "http", "cluster", "idle"].contains(w));
     if needs_servers {
         if let Err(error) = servers::build_binaries() {
             eprintln!("bench: {error}");
@@ -85,6 +85,7 @@ fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
         "tcp-echo" => servers::tcp_echo(options),
         "timer-under-load" => servers::timer_under_load(options),
         "http" => servers::http(options),
+        "cluster" => servers::cluster(options),
         "idle" => servers::idle(options),
         _ => servers::footprint(options),
     }

@@ -90,7 +90,7 @@ fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
 }
 
 /// `N` of wrk's `N requests in 10.00s` line.
-fn requests_done(report: &str) -> io::Result<f64> {
+pub(super) fn requests_done(report: &str) -> io::Result<f64> {
     report
         .lines()
         .find(|l| l.contains(" requests in "))
@@ -99,14 +99,14 @@ fn requests_done(report: &str) -> io::Result<f64> {
 }
 
 /// The number after `label` at the start of one of wrk's lines.
-fn wrk_number(report: &str, label: &str) -> io::Result<f64> {
+pub(super) fn wrk_number(report: &str, label: &str) -> io::Result<f64> {
     wrk_value(report, label)?
         .parse()
         .map_err(|_| io::Error::other(format!("bad {label} in {report:?}")))
 }
 
 /// A latency after `label` (`584.00us`, `1.23ms`, `2.00s`), in µs.
-fn wrk_micros(report: &str, label: &str) -> io::Result<f64> {
+pub(super) fn wrk_micros(report: &str, label: &str) -> io::Result<f64> {
     let value = wrk_value(report, label)?;
     let (number, scale) = if let Some(n) = value.strip_suffix("us") {
         (n, 1.0)

@@ -5,12 +5,14 @@
 //! figures into rows. It must only ever start servers on 127.0.0.1, and
 //! never leave one running: a [`Server`] kills its process when dropped.
 
+mod cluster;
 mod echo;
 mod footprint;
 mod http;
 mod idle;
 mod under_load;
 
+pub use cluster::cluster;
 pub use echo::tcp_echo;
 pub use footprint::footprint;
 pub use http::http;
