@@ -200,7 +200,7 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
-        assert_eq!(options.workloads.len(), 14);
+        assert_eq!(options.workloads.len(), 15);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
         assert_eq!(options.starve, Duration::from_secs(2));
     }
