@@ -283,6 +283,22 @@ fn kill_ends_a_sleep_60_and_the_status_says_it_was_killed() {
 }
 
 #[test]
+fn signal_sends_the_signal_and_does_nothing_once_the_child_is_reaped() {
+    let status = bounded(20, || {
+        block_on(async {
+            let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+            child.signal(bureau::signal::Signal::Term).unwrap();
+            let status = child.status().await;
+            // Reaped: its process id is no longer its own to signal.
+            child.signal(bureau::signal::Signal::Term).unwrap();
+            status
+        })
+    });
+    let status = status.unwrap();
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+}
+
+#[test]
 fn kill_on_drop_kills_the_child_when_it_is_dropped_and_reaps_it() {
     bounded(20, || {
         block_on(async {

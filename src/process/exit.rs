@@ -95,6 +95,27 @@ impl Process {
         self.child.kill()
     }
 
+    /// Sends `signal`, unless the child was reaped already (then it does
+    /// nothing and returns `Ok`): a reaped child's process id may name
+    /// another process by now, while an unreaped one's cannot.
+    pub(super) fn signal(&mut self, signal: crate::signal::Signal) -> io::Result<()> {
+        if matches!(self.exit, Exit::Reaped) {
+            return Ok(());
+        }
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "bureau: no such process id");
+        let pid = i32::try_from(self.id())
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(invalid)?;
+        let raw = rustix::process::Signal::from_named_raw(signal.as_raw()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bureau: cannot send {signal}"),
+            )
+        })?;
+        Ok(rustix::process::kill_process(pid, raw)?)
+    }
+
     /// Reaps the child if it has exited, without waiting.
     pub(super) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         let status = self.child.try_wait()?;

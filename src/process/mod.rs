@@ -543,6 +543,28 @@ impl Child {
     pub fn kill(&mut self) -> io::Result<()> {
         self.process().kill()
     }
+
+    /// Sends `signal` to the child (`SIGTERM` to ask it to stop, say),
+    /// unless it was reaped already: then it does nothing and returns `Ok`,
+    /// since its process id may name another process by now.
+    ///
+    /// ```
+    /// use bureau::process::Command;
+    /// use bureau::signal::Signal;
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// bureau::block_on(async {
+    ///     let mut child = Command::new("sleep").arg("60").spawn()?;
+    ///     child.signal(Signal::Term)?;
+    ///     assert_eq!(child.status().await?.signal(), Some(15));
+    ///     child.signal(Signal::Term)?; // reaped: nothing is sent
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn signal(&mut self, signal: crate::signal::Signal) -> io::Result<()> {
+        self.process().signal(signal)
+    }
 }
 
 impl Drop for Child {
