@@ -27,7 +27,7 @@
 //! signals arrive as a stream on the loop, next to the sockets and timers.
 
 use std::cell::Cell;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -53,6 +53,8 @@ const MAX_BODY: u64 = 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(30);
 /// The longest wait `/slow` takes on.
 const MAX_SLOW_MS: u64 = 600_000;
+/// How long a log line may wait for stderr before it is dropped.
+const LOG_LIMIT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let (port, grace) = match parse_args(std::env::args().skip(1)) {
@@ -95,12 +97,12 @@ async fn serve(port: u16, grace: Duration) -> io::Result<()> {
     // starts the shutdown instead of ending the process.
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    // Not `println!`, which panics if nobody reads stdout any more.
-    writeln!(
-        std::io::stdout(),
-        "listening on http://{}/",
-        listener.local_addr()?
-    )?;
+    // Not `println!`, which panics if nobody reads stdout any more, nor a
+    // blocking write on the loop's thread.
+    let mut stdout = bureau::io::stdout();
+    let address = format!("listening on http://{}/\n", listener.local_addr()?);
+    stdout.write_all(address.as_bytes()).await?;
+    stdout.flush().await?;
 
     // Each channel carries nothing: dropping its one sender closes it,
     // which every clone of the receiver sees at once.
@@ -163,8 +165,9 @@ async fn serve(port: u16, grace: Duration) -> io::Result<()> {
             let left = server.open.get();
             drop(cut);
             // Each connection races its work against `Server::deadline`, so they
-            // all end at once now.
-            let _ = all_closed.recv().await;
+            // all end at once now (and a log line of theirs waits at most
+            // `LOG_LIMIT`): the bound is a bound.
+            let _ = bureau::timeout(2 * LOG_LIMIT, all_closed.recv()).await;
             log(format_args!("closed {} {when}", plural(left, "connection"))).await;
         }
     }
@@ -458,10 +461,14 @@ fn response(status: u16, reason: &str, body: &str, keep_alive: bool) -> Vec<u8> 
 /// Writes `service: MESSAGE` to stderr, through `bureau::io::stderr()`, so
 /// a slow stderr holds up the task that logs, never the loop. One line is
 /// one write: lines of different tasks never mix.
+///
+/// A line that stderr does not take within [`LOG_LIMIT`] (a stalled pipe, a
+/// reader that went away) is dropped: a log must not hold up a request, nor
+/// the shutdown's deadline.
 async fn log(message: std::fmt::Arguments<'_>) {
     let line = format!("service: {message}\n");
     // A log line that cannot be written is no reason to fail a request.
-    let _ = bureau::io::stderr().write_all(line.as_bytes()).await;
+    let _ = bureau::timeout(LOG_LIMIT, bureau::io::stderr().write_all(line.as_bytes())).await;
 }
 
 /// `1 request`, `2 requests`.
