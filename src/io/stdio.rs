@@ -52,11 +52,12 @@ const CAPACITY: usize = 64 * 1024;
 /// The process's standard input, read on the blocking pool; made by
 /// [`stdin()`].
 ///
-/// Every handle reads from one read-ahead buffer shared by the process.
-/// Once a read asks, a job on the pool reads from std's `io::stdin()` into
-/// it, up to 64 KiB ahead of the readers; bytes read ahead are not lost
-/// when a handle is dropped but go to the next read of any handle (a child
-/// process that inherits stdin does not see them). The loop never waits:
+/// Every handle reads from one buffer shared by the process. When a read
+/// finds it empty, a job on the pool makes one `read` of up to 64 KiB from
+/// std's `io::stdin()` into it; nothing is read while no reader waits.
+/// Bytes read but not yet taken are not lost when a handle is dropped but
+/// go to the next read of any handle (a child process that inherits stdin
+/// does not see them). The loop never waits:
 /// while stdin is a terminal or a pipe with nothing to read, the job waits
 /// in `read` on its pool thread (which does not keep the process from
 /// exiting). An end of file is returned once each time the descriptor
@@ -286,10 +287,6 @@ impl Reader {
             for (to, from) in buf.iter_mut().zip(st.ahead.drain(..n)) {
                 *to = from;
             }
-            // Read on ahead, so the next read may find bytes waiting.
-            if st.end.is_none() {
-                self.start(&mut st);
-            }
             return Poll::Ready(Ok(n));
         }
         if let Some(end) = st.end.take() {
@@ -311,34 +308,28 @@ impl Reader {
         }
     }
 
-    /// The job: reads into `ahead` until it is full, at an end of file or
-    /// an error.
+    /// The job: one `read` into `ahead`, for a reader that waits. One, not
+    /// a loop that reads on ahead: a pool thread parked in `read` on an
+    /// idle terminal holds std's stdin lock and a thread of the pool, and
+    /// bytes it took early would be lost to a child that inherits stdin.
     fn fill(&self) {
         let mut chunk = vec![0; CAPACITY];
-        let mut room = {
+        let room = CAPACITY.saturating_sub(lock(&self.state).ahead.len());
+        // `ahead` is only ever filled here, and emptied by readers, so a
+        // job finds room unless a reader started it with bytes waiting.
+        let result = (room > 0).then(|| caught(|| read_blocking(&mut chunk[..room])));
+        let waiters = {
             let mut st = lock(&self.state);
-            let room = CAPACITY.saturating_sub(st.ahead.len());
-            st.running = room > 0;
-            room
+            match result {
+                Some(Ok(0)) => st.end = Some(Ok(())),
+                Some(Ok(n)) => st.ahead.extend(&chunk[..n]),
+                Some(Err(e)) => st.end = Some(Err(e)),
+                None => {}
+            }
+            st.running = false;
+            std::mem::take(&mut st.waiters)
         };
-        while room > 0 {
-            let result = caught(|| read_blocking(&mut chunk[..room]));
-            let waiters = {
-                let mut st = lock(&self.state);
-                room = 0;
-                match result {
-                    Ok(0) => st.end = Some(Ok(())),
-                    Ok(n) => {
-                        st.ahead.extend(&chunk[..n]);
-                        room = CAPACITY.saturating_sub(st.ahead.len());
-                    }
-                    Err(e) => st.end = Some(Err(e)),
-                }
-                st.running = room > 0;
-                std::mem::take(&mut st.waiters)
-            };
-            waiters.into_iter().for_each(Waker::wake);
-        }
+        waiters.into_iter().for_each(Waker::wake);
     }
 }
 
