@@ -36,12 +36,25 @@ const REPOLL: u8 = 2;
 /// The child is reaped and the future dropped; wakes do nothing.
 const DONE: u8 = 3;
 
+/// How long an orphan whose wait failed waits before it tries again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Reaps `process` once it exits, whoever drops what.
 pub(super) fn adopt(mut process: Process) {
     let reap = async move {
-        // An error means the child cannot be waited for at all (someone
-        // else reaped it): nothing is left to do either way.
-        let _ = process.wait().await;
+        loop {
+            match process.wait().await {
+                Ok(_) => return,
+                // Someone else reaped it: nothing is left to do.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::CHILD.raw_os_error()) => {
+                    return;
+                }
+                // The wait itself failed (the readiness probe ran out of
+                // memory, say): giving up would leave a zombie, so try
+                // again a little later.
+                Err(_) => bureau_reactor::Timer::after(RETRY).await,
+            };
+        }
     };
     let orphan = Arc::new(Orphan {
         state: AtomicU8::new(IDLE),
