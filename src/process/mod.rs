@@ -289,7 +289,10 @@ impl Command {
     /// Starts the process now and returns a future of its exit status and
     /// everything it wrote to its stdout and stderr, both read at once. The
     /// streams the command did not set are: stdin empty (`/dev/null`),
-    /// stdout and stderr piped.
+    /// stdout and stderr piped. A stream set on a `std::process::Command`
+    /// before it was converted (`From`) is one bureau cannot see: `output()`
+    /// sets it as above, and afterwards it is back to inheriting. Set the
+    /// streams on bureau's `Command` to keep them.
     ///
     /// ```
     /// use bureau::process::Command;
