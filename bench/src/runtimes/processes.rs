@@ -133,41 +133,13 @@ impl Processes for Smol {
     }
 }
 
-impl Processes for TokioLocal {
-    type Child = tokio::process::Child;
-    type Stdin = tokio::process::ChildStdin;
-    type Stdout = tokio::process::ChildStdout;
+/// tokio's two ways of spawning run children the same way.
+trait Tokio {}
 
-    fn spawn_piped(command: Command) -> io::Result<(Self::Child, Self::Stdin, Self::Stdout)> {
-        tokio_spawn_piped(command)
-    }
+impl Tokio for TokioLocal {}
+impl Tokio for TokioSpawn {}
 
-    fn write_stdin<'a>(
-        stdin: &'a mut Self::Stdin,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        tokio::io::AsyncWriteExt::write_all(stdin, buf)
-    }
-
-    fn read_stdout<'a>(
-        stdout: &'a mut Self::Stdout,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        tokio::io::AsyncReadExt::read(stdout, buf)
-    }
-
-    async fn wait(mut child: Self::Child) -> io::Result<ExitStatus> {
-        child.wait().await
-    }
-
-    fn output(command: Command) -> impl Future<Output = io::Result<Output>> + Send {
-        tokio::process::Command::from(command)
-            .stdin(Stdio::null())
-            .output()
-    }
-}
-
-impl Processes for TokioSpawn {
+impl<T: Tokio> Processes for T {
     type Child = tokio::process::Child;
     type Stdin = tokio::process::ChildStdin;
     type Stdout = tokio::process::ChildStdout;
