@@ -18,14 +18,16 @@ pub enum Lookup {
 mod sealed {
     /// Turns an address argument into a [`super::Lookup`].
     pub trait Sealed {
-        /// The addresses, or the host name to look up.
-        fn lookup(self) -> super::Lookup;
+        /// The addresses, or the host name to look up. It takes `&self` so
+        /// that a reference can forward to what it points at.
+        fn lookup(&self) -> super::Lookup;
     }
 }
 
 /// Anything that names one or more socket addresses: `"host:port"` as a
-/// `&str` or `String`, `SocketAddr`, `(IpAddr, u16)`, `(&str, u16)`, ...
-/// Host names are resolved on the blocking pool.
+/// `&str` or `String`, `SocketAddr`, `(IpAddr, u16)`, `(&str, u16)`, ...,
+/// and a reference to any of them (so `send_to(buf, &addr)` works, as in
+/// std's `ToSocketAddrs`). Host names are resolved on the blocking pool.
 ///
 /// ```
 /// use bureau::net::{resolve, AsyncToSocketAddrs};
@@ -34,10 +36,12 @@ mod sealed {
 /// }
 /// let a = bureau::block_on(first(([127, 0, 0, 1], 80))).unwrap();
 /// assert_eq!(a.port(), 80);
+/// let named = String::from("127.0.0.1:81");
+/// assert_eq!(bureau::block_on(first(&named)).unwrap().port(), 81);
 /// ```
 pub trait AsyncToSocketAddrs: sealed::Sealed {}
 
-impl<T: sealed::Sealed> AsyncToSocketAddrs for T {}
+impl<T: sealed::Sealed + ?Sized> AsyncToSocketAddrs for T {}
 
 /// Resolves `addr` to its socket addresses; host names are looked up on
 /// the blocking pool.
@@ -82,56 +86,63 @@ where
     }))
 }
 
+/// A reference names what it points at.
+impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
+    fn lookup(&self) -> Lookup {
+        (**self).lookup()
+    }
+}
+
 impl sealed::Sealed for SocketAddr {
-    fn lookup(self) -> Lookup {
-        Lookup::Done(Ok(vec![self]))
+    fn lookup(&self) -> Lookup {
+        Lookup::Done(Ok(vec![*self]))
     }
 }
 
 impl sealed::Sealed for SocketAddrV4 {
-    fn lookup(self) -> Lookup {
-        SocketAddr::V4(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::V4(*self).lookup()
     }
 }
 
 impl sealed::Sealed for SocketAddrV6 {
-    fn lookup(self) -> Lookup {
-        SocketAddr::V6(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::V6(*self).lookup()
     }
 }
 
 impl sealed::Sealed for (IpAddr, u16) {
-    fn lookup(self) -> Lookup {
-        SocketAddr::from(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::from(*self).lookup()
     }
 }
 
 impl sealed::Sealed for (Ipv4Addr, u16) {
-    fn lookup(self) -> Lookup {
-        SocketAddr::from(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::from(*self).lookup()
     }
 }
 
 impl sealed::Sealed for (Ipv6Addr, u16) {
-    fn lookup(self) -> Lookup {
-        SocketAddr::from(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::from(*self).lookup()
     }
 }
 
 impl sealed::Sealed for ([u8; 4], u16) {
-    fn lookup(self) -> Lookup {
-        SocketAddr::from(self).lookup()
+    fn lookup(&self) -> Lookup {
+        SocketAddr::from(*self).lookup()
     }
 }
 
-impl sealed::Sealed for &[SocketAddr] {
-    fn lookup(self) -> Lookup {
+impl sealed::Sealed for [SocketAddr] {
+    fn lookup(&self) -> Lookup {
         Lookup::Done(Ok(self.to_vec()))
     }
 }
 
 impl sealed::Sealed for (&str, u16) {
-    fn lookup(self) -> Lookup {
+    fn lookup(&self) -> Lookup {
         match self.0.parse::<IpAddr>() {
             Ok(ip) => (ip, self.1).lookup(),
             Err(_) => Lookup::Host(self.0.to_owned(), self.1),
@@ -140,13 +151,13 @@ impl sealed::Sealed for (&str, u16) {
 }
 
 impl sealed::Sealed for (String, u16) {
-    fn lookup(self) -> Lookup {
+    fn lookup(&self) -> Lookup {
         (self.0.as_str(), self.1).lookup()
     }
 }
 
-impl sealed::Sealed for &str {
-    fn lookup(self) -> Lookup {
+impl sealed::Sealed for str {
+    fn lookup(&self) -> Lookup {
         if let Ok(a) = self.parse::<SocketAddr>() {
             return a.lookup();
         }
@@ -160,14 +171,8 @@ impl sealed::Sealed for &str {
     }
 }
 
-impl sealed::Sealed for &String {
-    fn lookup(self) -> Lookup {
-        self.as_str().lookup()
-    }
-}
-
 impl sealed::Sealed for String {
-    fn lookup(self) -> Lookup {
+    fn lookup(&self) -> Lookup {
         self.as_str().lookup()
     }
 }
