@@ -89,6 +89,28 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().local_addr()
     }
+
+    /// Sets `IP_TTL`, the time-to-live field of every packet this socket
+    /// sends.
+    ///
+    /// ```
+    /// let l = bureau::block_on(bureau::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    /// l.set_ttl(42).unwrap();
+    /// assert_eq!(l.ttl().unwrap(), 42);
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// The value of `IP_TTL`, as set by [`TcpListener::set_ttl`].
+    ///
+    /// ```
+    /// let l = bureau::block_on(bureau::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    /// assert!(l.ttl().unwrap() > 0);
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
 }
 
 impl From<Async<std::net::TcpListener>> for TcpListener {
@@ -226,6 +248,58 @@ impl TcpStream {
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
+    }
+
+    /// Sets `IP_TTL`, the time-to-live field of every packet this socket
+    /// sends.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// c.set_ttl(42)?;
+    /// assert_eq!(c.ttl()?, 42);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// The value of `IP_TTL`, as set by [`TcpStream::set_ttl`].
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// # let l = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = bureau::net::TcpStream::connect(l.local_addr()?).await?;
+    /// assert!(c.ttl()? > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
+
+    /// Waits for data and copies it into `buf` without taking it from the
+    /// socket: the next read sees the same bytes. Returns how many were
+    /// copied; 0 means the peer closed its write half (or `buf` is empty).
+    ///
+    /// ```
+    /// use bureau::net::{TcpListener, TcpStream};
+    /// use bureau::prelude::*;
+    /// bureau::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut c = TcpStream::connect(l.local_addr()?).await?;
+    ///     let (mut s, _) = l.accept().await?;
+    ///     c.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     let n = s.peek(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], &b"hi"[..n]);
+    ///     s.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|s| s.peek(buf)).await
     }
 }
 

@@ -4,7 +4,7 @@
 //! blocking pool and every send and receive goes through the reactor.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use super::addr::{AsyncToSocketAddrs, resolve, try_each};
@@ -187,6 +187,181 @@ impl UdpSocket {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.peek(buf).await
+    }
+
+    /// Sets `IP_TTL`: the time-to-live field of every packet this socket sends.
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// s.set_ttl(42).unwrap();
+    /// assert_eq!(s.ttl().unwrap(), 42);
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// The value of `IP_TTL`, as set by [`UdpSocket::set_ttl`].
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// assert!(s.ttl().unwrap() > 0);
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
+
+    /// Sets `SO_BROADCAST`: whether this socket may send to a broadcast address.
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// s.set_broadcast(true).unwrap();
+    /// assert_eq!(s.broadcast().unwrap(), true);
+    /// ```
+    pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
+        self.inner.get_ref().set_broadcast(broadcast)
+    }
+
+    /// The value of `SO_BROADCAST`, as set by [`UdpSocket::set_broadcast`].
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// assert!(!s.broadcast().unwrap());
+    /// ```
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.inner.get_ref().broadcast()
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether IPv4 multicast datagrams this socket sends are looped back to the local host's members.
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// s.set_multicast_loop_v4(false).unwrap();
+    /// assert_eq!(s.multicast_loop_v4().unwrap(), false);
+    /// ```
+    pub fn set_multicast_loop_v4(&self, multicast_loop_v4: bool) -> io::Result<()> {
+        self.inner
+            .get_ref()
+            .set_multicast_loop_v4(multicast_loop_v4)
+    }
+
+    /// The value of `IP_MULTICAST_LOOP`, as set by [`UdpSocket::set_multicast_loop_v4`].
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// assert!(s.multicast_loop_v4().unwrap());
+    /// ```
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.inner.get_ref().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`: the time-to-live of IPv4 multicast datagrams this socket sends (1, the default, keeps them on the local network).
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// s.set_multicast_ttl_v4(4).unwrap();
+    /// assert_eq!(s.multicast_ttl_v4().unwrap(), 4);
+    /// ```
+    pub fn set_multicast_ttl_v4(&self, multicast_ttl_v4: u32) -> io::Result<()> {
+        self.inner.get_ref().set_multicast_ttl_v4(multicast_ttl_v4)
+    }
+
+    /// The value of `IP_MULTICAST_TTL`, as set by [`UdpSocket::set_multicast_ttl_v4`].
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    /// assert_eq!(s.multicast_ttl_v4().unwrap(), 1);
+    /// ```
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.inner.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`: whether IPv6 multicast datagrams this socket sends are looped back to the local host's members.
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("[::1]:0")).unwrap();
+    /// s.set_multicast_loop_v6(false).unwrap();
+    /// assert_eq!(s.multicast_loop_v6().unwrap(), false);
+    /// ```
+    pub fn set_multicast_loop_v6(&self, multicast_loop_v6: bool) -> io::Result<()> {
+        self.inner
+            .get_ref()
+            .set_multicast_loop_v6(multicast_loop_v6)
+    }
+
+    /// The value of `IPV6_MULTICAST_LOOP`, as set by [`UdpSocket::set_multicast_loop_v6`].
+    ///
+    /// ```
+    /// let s = bureau::block_on(bureau::net::UdpSocket::bind("[::1]:0")).unwrap();
+    /// assert!(s.multicast_loop_v6().unwrap());
+    /// ```
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.inner.get_ref().multicast_loop_v6()
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface whose
+    /// address is `interface` (`Ipv4Addr::UNSPECIFIED` lets the kernel pick
+    /// one by its routes). Fails on a host with no route for it.
+    ///
+    /// ```
+    /// use bureau::net::{Ipv4Addr, UdpSocket};
+    /// let s = bureau::block_on(UdpSocket::bind("0.0.0.0:0")).unwrap();
+    /// let group = Ipv4Addr::new(224, 0, 0, 251);
+    /// if s.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).is_ok() {
+    ///     s.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).unwrap();
+    /// }
+    /// ```
+    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.inner.get_ref().join_multicast_v4(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group joined by
+    /// [`UdpSocket::join_multicast_v4`] with the same arguments.
+    ///
+    /// ```
+    /// use bureau::net::{Ipv4Addr, UdpSocket};
+    /// let s = bureau::block_on(UdpSocket::bind("0.0.0.0:0")).unwrap();
+    /// let group = Ipv4Addr::new(224, 0, 0, 251);
+    /// // Leaving a group never joined is an error.
+    /// assert!(s.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).is_err());
+    /// ```
+    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.inner
+            .get_ref()
+            .leave_multicast_v4(multiaddr, interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface with
+    /// index `interface` (0 lets the kernel pick one). Fails on a host with
+    /// no route for it.
+    ///
+    /// ```
+    /// use bureau::net::{Ipv6Addr, UdpSocket};
+    /// # if let Ok(s) = bureau::block_on(UdpSocket::bind("[::]:0")) {
+    /// let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb);
+    /// if s.join_multicast_v6(&group, 0).is_ok() {
+    ///     s.leave_multicast_v6(&group, 0).unwrap();
+    /// }
+    /// # }
+    /// ```
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.inner.get_ref().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv6 multicast group joined by
+    /// [`UdpSocket::join_multicast_v6`] with the same arguments.
+    ///
+    /// ```
+    /// use bureau::net::{Ipv6Addr, UdpSocket};
+    /// # if let Ok(s) = bureau::block_on(UdpSocket::bind("[::]:0")) {
+    /// let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb);
+    /// // Leaving a group never joined is an error.
+    /// assert!(s.leave_multicast_v6(&group, 0).is_err());
+    /// # }
+    /// ```
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.inner
+            .get_ref()
+            .leave_multicast_v6(multiaddr, interface)
     }
 }
 
