@@ -165,6 +165,34 @@ impl<T: Send + 'static> Unblock<T> {
         result.unwrap_or_else(|| unreachable!("the finished job stored its result"))
     }
 
+    /// Waits for what runs on the pool to stop and lends the inner value.
+    ///
+    /// Bytes handed to a write are written and flushed first, as
+    /// [`with_mut`](Unblock::with_mut) does; a write error found doing so is
+    /// kept, and the next read, write, seek or flush returns it. Bytes
+    /// already read ahead stay buffered for the next read. The caller's
+    /// thread then holds `T`: a blocking call made on it blocks that thread.
+    ///
+    /// ```
+    /// use bureau_blocking::Unblock;
+    /// use futures_lite::{AsyncWriteExt, future::block_on};
+    ///
+    /// let mut out = Unblock::new(Vec::new());
+    /// block_on(async {
+    ///     out.write_all(b"abc").await.unwrap();
+    ///     let bytes = out.get_mut().await;
+    ///     assert_eq!(bytes, b"abc");
+    ///     bytes.clear();
+    /// });
+    /// ```
+    pub async fn get_mut(&mut self) -> &mut T {
+        self.stop_keeping_errors().await;
+        match &mut self.state {
+            State::Idle(Some(io)) => io,
+            _ => unreachable!("a stopped handle is idle and holds its inner value"),
+        }
+    }
+
     /// Waits for what runs on the pool to stop and returns the inner value.
     ///
     /// Bytes read ahead and not taken are dropped, and so is a write error
