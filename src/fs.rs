@@ -5,14 +5,18 @@
 //! `std::io` errors of the underlying call (`NotFound` for a missing file).
 //! This module must never make a blocking call on the caller's thread.
 
+mod dir_builder;
 mod file;
 mod read_dir;
+#[cfg(unix)]
+pub mod unix;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use bureau_blocking::unblock;
 
+pub use dir_builder::DirBuilder;
 pub use file::{File, OpenOptions};
 pub use read_dir::{DirEntry, ReadDir, read_dir};
 pub use std::fs::{FileType, Metadata, Permissions};
@@ -198,4 +202,62 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref().to_owned();
     unblock(move || std::fs::canonicalize(path)).await
+}
+
+/// Makes `dst` a second name (a hard link) for the file `src`; both names
+/// then name the same file, and `dst` must not exist.
+///
+/// ```
+/// # bureau::block_on(async {
+/// let dir = std::env::temp_dir();
+/// let (src, dst) = (dir.join("bureau-doc-hard-link-a"), dir.join("bureau-doc-hard-link-b"));
+/// # let _ = bureau::fs::remove_file(&dst).await;
+/// bureau::fs::write(&src, "shared").await?;
+/// bureau::fs::hard_link(&src, &dst).await?;
+/// assert_eq!(bureau::fs::read_to_string(&dst).await?, "shared");
+/// # bureau::fs::remove_file(&src).await?;
+/// # bureau::fs::remove_file(&dst).await?;
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub async fn hard_link(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> io::Result<()> {
+    let (src, dst) = (src.as_ref().to_owned(), dst.as_ref().to_owned());
+    unblock(move || std::fs::hard_link(src, dst)).await
+}
+
+/// The path the symbolic link `path` points to, as written in the link
+/// (not resolved, and possibly relative).
+///
+/// ```
+/// # bureau::block_on(async {
+/// # #[cfg(unix)] {
+/// let link = std::env::temp_dir().join("bureau-doc-read-link");
+/// # let _ = bureau::fs::remove_file(&link).await;
+/// bureau::fs::unix::symlink("somewhere/else", &link).await?;
+/// assert_eq!(bureau::fs::read_link(&link).await?, std::path::Path::new("somewhere/else"));
+/// # bureau::fs::remove_file(&link).await?;
+/// # }
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub async fn read_link(path: impl AsRef<Path>) -> io::Result<PathBuf> {
+    let path = path.as_ref().to_owned();
+    unblock(move || std::fs::read_link(path)).await
+}
+
+/// Changes the permissions of the file or directory at `path`, following
+/// symbolic links.
+///
+/// ```
+/// # bureau::block_on(async {
+/// let path = std::env::temp_dir().join("bureau-doc-set-permissions");
+/// bureau::fs::write(&path, "x").await?;
+/// let mut perm = bureau::fs::metadata(&path).await?.permissions();
+/// perm.set_readonly(true);
+/// bureau::fs::set_permissions(&path, perm).await?;
+/// assert!(bureau::fs::metadata(&path).await?.permissions().readonly());
+/// # bureau::fs::remove_file(&path).await?;
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub async fn set_permissions(path: impl AsRef<Path>, perm: Permissions) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    unblock(move || std::fs::set_permissions(path, perm)).await
 }

@@ -17,7 +17,7 @@ use bureau_blocking::{Unblock, unblock};
 use futures_lite::future::poll_fn;
 use futures_lite::{AsyncRead, AsyncSeek, AsyncWrite};
 
-use super::Metadata;
+use super::{Metadata, Permissions};
 
 /// An open file: [`AsyncRead`], [`AsyncWrite`] and [`AsyncSeek`].
 ///
@@ -165,6 +165,25 @@ impl File {
         unblock(move || file.set_len(size)).await
     }
 
+    /// Flushes what was written, then changes the file's permissions.
+    ///
+    /// ```
+    /// # bureau::block_on(async {
+    /// let path = std::env::temp_dir().join("bureau-doc-file-set-permissions");
+    /// let mut file = bureau::fs::File::create(&path).await?;
+    /// let mut perm = file.metadata().await?.permissions();
+    /// perm.set_readonly(true);
+    /// file.set_permissions(perm).await?;
+    /// assert!(file.metadata().await?.permissions().readonly());
+    /// # bureau::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn set_permissions(&mut self, perm: Permissions) -> io::Result<()> {
+        self.flush_buffer().await?;
+        let file = self.file.clone();
+        unblock(move || file.set_permissions(perm)).await
+    }
+
     /// The file's metadata. Bytes written and not yet flushed may not be
     /// counted in its length.
     ///
@@ -268,7 +287,7 @@ impl AsyncSeek for File {
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
-pub struct OpenOptions(std::fs::OpenOptions);
+pub struct OpenOptions(pub(super) std::fs::OpenOptions);
 
 impl OpenOptions {
     /// Options with every flag off: set at least `read`, `write` or `append`.

@@ -80,7 +80,7 @@ impl fmt::Debug for ReadDir {
 /// # std::io::Result::Ok(()) }).unwrap();
 /// ```
 #[derive(Clone)]
-pub struct DirEntry(Arc<std::fs::DirEntry>);
+pub struct DirEntry(pub(super) Arc<std::fs::DirEntry>);
 
 impl DirEntry {
     /// The entry's full path: the directory's path joined with its name.
