@@ -108,6 +108,35 @@ impl<T: AsFd> Async<T> {
             .expect("bureau: the handle is present until into_inner")
     }
 
+    /// The inner handle, mutably: for the operations of `T` that take
+    /// `&mut self` (std's `Read` and `Write` on a `UnixStream`, say).
+    ///
+    /// # Safety
+    ///
+    /// The caller must not replace the handle (`mem::swap`, assignment...)
+    /// nor close its descriptor through it: the reactor keeps the
+    /// descriptor registered until this `Async` drops or `into_inner`
+    /// returns, so another handle in its place would leave the old
+    /// registration to a descriptor number that the kernel may reuse for
+    /// an unrelated file, and `Async` would deregister the wrong one.
+    /// Reading, writing and setting options are fine. As with
+    /// [`Async::get_ref`], a `WouldBlock` from such a call does not tell
+    /// the reactor anything; use [`Async::read_with_mut`] to wait instead.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// let mut a = bureau_reactor::Async::new(a).unwrap();
+    /// // SAFETY: the stream is written to, neither replaced nor closed.
+    /// let n = unsafe { a.get_mut() }.write(b"hi").unwrap();
+    /// assert_eq!(n, 2);
+    /// # drop(b);
+    /// ```
+    pub unsafe fn get_mut(&mut self) -> &mut T {
+        self.parts().1
+    }
+
     /// Deregisters the handle and gives it back (still non-blocking).
     ///
     /// ```
@@ -249,33 +278,60 @@ impl<T: AsFd> Async<T> {
         self.io_with(WRITE, op).await
     }
 
-    /// The loop behind `read_with`/`write_with`: try while ready; on
-    /// `WouldBlock` clear the readiness (unless a newer edge came) and wait.
-    /// Completing spends one operation of the task's cooperative budget
-    /// (`bureau_coop`), as every readiness-driven operation here does.
+    /// Runs `op` on the handle through `&mut` until it stops failing with
+    /// `WouldBlock`, waiting for read readiness in between, as
+    /// [`Async::read_with`] does. `op` may use the handle's `&mut self`
+    /// operations but must not replace it or close its descriptor (see
+    /// [`Async::get_mut`]); taking `&mut self` makes this the only
+    /// operation on the handle while it runs.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use bureau_reactor::Async;
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// let mut a = Async::new(a).unwrap();
+    /// b.write_all(b"ping").unwrap();
+    /// let mut buf = [0; 4];
+    /// let n = futures_lite::future::block_on(a.read_with_mut(|s| s.read(&mut buf))).unwrap();
+    /// assert_eq!(&buf[..n], b"ping");
+    /// ```
+    pub async fn read_with_mut<R>(
+        &mut self,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let (source, io) = self.parts();
+        io_with(source, READ, || op(io)).await
+    }
+
+    /// Runs `op` on the handle through `&mut` until it stops failing with
+    /// `WouldBlock`, waiting for write readiness in between; see
+    /// [`Async::read_with_mut`].
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use bureau_reactor::Async;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let mut a = Async::new(a).unwrap();
+    /// let n = futures_lite::future::block_on(a.write_with_mut(|s| s.write(b"hello"))).unwrap();
+    /// assert_eq!(n, 5);
+    /// ```
+    pub async fn write_with_mut<R>(
+        &mut self,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let (source, io) = self.parts();
+        io_with(source, WRITE, || op(io)).await
+    }
+
+    /// [`io_with`] on the handle through `&`.
     async fn io_with<R>(
         &self,
         dir: usize,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let mut waiter = Waiter::new(&self.source, dir);
-        futures_lite::future::poll_fn(|cx| {
-            bureau_coop::poll_budgeted(cx, |cx| {
-                loop {
-                    let Some(tick) = self.source.ready_tick(dir) else {
-                        ready!(waiter.poll(cx));
-                        continue;
-                    };
-                    match op(self.get_ref()) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            self.source.clear_readiness(dir, tick)
-                        }
-                        res => return Poll::Ready(res),
-                    }
-                }
-            })
-        })
-        .await
+        io_with(&self.source, dir, || op(self.get_ref())).await
     }
 
     /// Poll-style `read_with`/`write_with`, used by `AsyncRead` and
@@ -334,6 +390,21 @@ impl<T: AsFd> Async<T> {
 impl<T: AsFd> AsFd for Async<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsRef<T> for Async<T> {
+    /// The inner handle, as [`Async::get_ref`].
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let a = bureau_reactor::Async::new(a).unwrap();
+    /// let inner: &UnixStream = a.as_ref();
+    /// assert!(inner.peer_addr().is_ok());
+    /// ```
+    fn as_ref(&self) -> &T {
+        self.get_ref()
     }
 }
 
@@ -427,6 +498,36 @@ where
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }
+}
+
+/// The loop behind `read_with`/`write_with` and their `_mut` twins: try
+/// `op` while `dir` of `source` is ready; on `WouldBlock` clear the
+/// readiness (unless a newer edge came) and wait. Completing spends one
+/// operation of the task's cooperative budget (`bureau_coop`), as every
+/// readiness-driven operation here does.
+async fn io_with<R>(
+    source: &Source,
+    dir: usize,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> io::Result<R> {
+    let mut waiter = Waiter::new(source, dir);
+    futures_lite::future::poll_fn(|cx| {
+        bureau_coop::poll_budgeted(cx, |cx| {
+            loop {
+                let Some(tick) = source.ready_tick(dir) else {
+                    ready!(waiter.poll(cx));
+                    continue;
+                };
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        source.clear_readiness(dir, tick)
+                    }
+                    res => return Poll::Ready(res),
+                }
+            }
+        })
+    })
+    .await
 }
 
 /// The `short` test of reads from `source` into a buffer of `len` bytes:

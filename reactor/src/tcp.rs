@@ -141,6 +141,31 @@ impl Async<TcpStream> {
         socket.set_nonblocking(true)?;
         connect_nonblocking(socket, addr).await
     }
+
+    /// Receives bytes from the peer into `buf` without taking them out of
+    /// the socket (`MSG_PEEK`): the next read or peek sees the same bytes.
+    /// Waits until some are there; `Ok(0)` means the peer shut down writing
+    /// (or `buf` is empty).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use bureau_reactor::Async;
+    /// use futures_lite::AsyncReadExt;
+    /// futures_lite::future::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut s = Async::<TcpStream>::connect(l.local_addr()?).await?;
+    ///     std::io::Write::write_all(&mut l.accept()?.0, b"hello")?;
+    ///     let mut buf = [0; 5];
+    ///     let n = s.peek(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], &b"hello"[..n]);
+    ///     s.read_exact(&mut buf).await?; // the peeked bytes are still there
+    ///     assert_eq!(&buf, b"hello");
+    ///     std::io::Result::Ok(())
+    /// }).unwrap();
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(|s| s.peek(buf)).await
+    }
 }
 
 /// Connects `socket`, already non-blocking, to `addr` and registers it as

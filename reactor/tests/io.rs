@@ -148,6 +148,114 @@ fn unix_connect_takes_the_path_as_a_c_string() {
 }
 
 #[test]
+fn peek_leaves_the_bytes_for_the_next_read() {
+    bounded(10, || {
+        block_on(async {
+            let l = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+            let (c, s) = future::zip(
+                Async::<TcpStream>::connect(l.get_ref().local_addr()?),
+                l.accept(),
+            )
+            .await;
+            let (mut c, (mut s, _)) = (c?, s?);
+            // The peek waits for the bytes, written only once it is waiting.
+            let peek = async {
+                let mut buf = [0; 16];
+                let n = c.peek(&mut buf).await?;
+                io::Result::Ok(buf[..n].to_vec())
+            };
+            let (peeked, w) = future::zip(peek, s.write_all(b"peekaboo")).await;
+            w?;
+            let peeked = peeked?;
+            assert!(!peeked.is_empty() && b"peekaboo".starts_with(&peeked));
+            // A second peek sees them again, and the read takes them.
+            let mut again = [0; 16];
+            let n = c.peek(&mut again).await?;
+            assert_eq!(
+                &again[..peeked.len().min(n)],
+                &peeked[..peeked.len().min(n)]
+            );
+            let mut buf = [0; 8];
+            c.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"peekaboo");
+            // After EOF, peek gives 0.
+            s.get_ref().shutdown(Shutdown::Write)?;
+            assert_eq!(c.peek(&mut buf).await?, 0);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn get_mut_read_with_mut_and_write_with_mut_reach_the_handle_through_mut() {
+    bounded(10, || {
+        block_on(async {
+            let (a, b) = UnixStream::pair()?;
+            let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
+            let inner: &UnixStream = a.as_ref();
+            assert!(std::ptr::eq(inner, a.get_ref()));
+            // The read waits for the write, issued after it started waiting.
+            let mut buf = [0; 5];
+            let read = a.read_with_mut(|s| s.read(&mut buf));
+            let (n, w) = future::zip(read, b.write_with_mut(|s| s.write(b"hello"))).await;
+            assert_eq!((n?, w?), (5, 5));
+            assert_eq!(&buf, b"hello");
+            // SAFETY: the stream is written to, neither replaced nor closed.
+            unsafe { b.get_mut() }.write_all(b"again")?;
+            let n = a.read_with_mut(|s| s.read(&mut buf)).await?;
+            assert_eq!(&buf[..n], b"again");
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+/// Each completed `read_with_mut`/`write_with_mut`/`peek` spends one unit
+/// of the poll's cooperative budget, so once it is spent the next one
+/// yields (waking its task) instead of running, as `read_with` does.
+#[test]
+fn the_mut_operations_and_peek_spend_the_cooperative_budget() {
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+    bounded(10, || {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut a = Async::new(a).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let ((), yielded) = bureau_coop::budgeted(|| {
+            for _ in 0..bureau_coop::BUDGET {
+                let w = pin!(a.write_with_mut(|s| s.write(b"x")));
+                assert!(w.poll(&mut cx).is_ready());
+            }
+            let w = pin!(a.write_with_mut(|_| -> io::Result<()> { panic!("ran past the budget") }));
+            assert!(w.poll(&mut cx).is_pending());
+        });
+        assert!(yielded);
+        let ((), yielded) = bureau_coop::budgeted(|| {
+            bureau_coop::exhaust();
+            let r = pin!(a.read_with_mut(|_| -> io::Result<()> { panic!("ran past the budget") }));
+            assert!(r.poll(&mut cx).is_pending());
+        });
+        assert!(yielded);
+
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = block_on(Async::<TcpStream>::connect(l.local_addr().unwrap())).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"x").unwrap();
+        let mut buf = [0; 1];
+        assert_eq!(block_on(c.peek(&mut buf)).unwrap(), 1);
+        let ((), yielded) = bureau_coop::budgeted(|| {
+            bureau_coop::exhaust();
+            let p = pin!(c.peek(&mut buf));
+            assert!(p.poll(&mut cx).is_pending());
+        });
+        assert!(yielded);
+        // Outside a budgeted poll it runs.
+        assert_eq!(block_on(c.peek(&mut buf)).unwrap(), 1);
+    });
+}
+
+#[test]
 fn eof_after_the_peer_shuts_down_writing() {
     bounded(10, || {
         block_on(async {
