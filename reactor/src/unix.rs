@@ -2,6 +2,10 @@
 //! `Async<UnixStream>` and `Async<UnixDatagram>`; the first two also made
 //! from std's sockets.
 //!
+//! A path that begins with a NUL byte names a Linux abstract socket (the
+//! bytes after the NUL are its name), in `bind`, `connect` and `send_to`
+//! alike, as in async-io; a NUL anywhere else in a path is an error.
+//!
 //! It must never block the thread: `bind` and `pair` are instant, and
 //! everything that may wait goes through the reactor.
 
@@ -21,7 +25,8 @@ use crate::tcp::{
 };
 
 impl Async<UnixListener> {
-    /// Binds a listener to the socket file `path`.
+    /// Binds a listener to the socket file `path`, or to the abstract
+    /// name after a leading NUL byte (no file is made then).
     ///
     /// ```
     /// use std::os::unix::net::UnixListener;
@@ -30,8 +35,22 @@ impl Async<UnixListener> {
     /// let l = bureau_reactor::Async::<UnixListener>::bind(&path).unwrap();
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
+    ///
+    /// An abstract socket:
+    ///
+    /// ```
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::UnixListener;
+    /// let name = format!("\0bureau-doc-abstract-l-{}", std::process::id());
+    /// let l = bureau_reactor::Async::<UnixListener>::bind(&name).unwrap();
+    /// let addr = l.get_ref().local_addr().unwrap();
+    /// assert_eq!(addr.as_abstract_name(), Some(&name.as_bytes()[1..]));
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixListener>> {
-        let listener = UnixListener::bind(path)?;
+        let listener = match abstract_addr(path.as_ref())? {
+            Some(addr) => UnixListener::bind_addr(&addr)?,
+            None => UnixListener::bind(path)?,
+        };
         widen_backlog(&listener)?;
         Async::new(listener)
     }
@@ -109,15 +128,29 @@ fn unnamed_addr() -> io::Result<SocketAddr> {
     Ok(UNNAMED.get_or_init(|| a).clone())
 }
 
-/// The address of the socket file `path`, as rustix made it from a C
-/// string: a path with a NUL in it is `EINVAL` (so `"\0name"` names no
-/// abstract socket), one too long `ENAMETOOLONG`, and the empty path the
-/// empty abstract name. socket2 (like std) wants room for the terminating
-/// NUL, so a path of exactly 108 bytes is too long.
+/// The abstract socket address `path` names if it begins with a NUL byte
+/// (the rest, byte for byte, is the name; `None` for any other path).
+/// A name too long for `sun_path` is an error.
+fn abstract_addr(path: &Path) -> io::Result<Option<SocketAddr>> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    match path.as_os_str().as_bytes().strip_prefix(&[0]) {
+        Some(name) => SocketAddr::from_abstract_name(name).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The address `connect` dials for `path`: after a leading NUL byte the
+/// abstract name that follows (socket2 gives it no terminating NUL), and
+/// otherwise the socket file, taken as a C string: a path with a NUL in it
+/// is `EINVAL`, one too long `ENAMETOOLONG`, and the empty path the empty
+/// abstract name. socket2 (like std) wants room for the terminating NUL of
+/// a file's path, so a path of exactly 108 bytes is too long; an abstract
+/// name may fill all 107 bytes after its NUL.
 fn path_addr(path: &Path) -> io::Result<SockAddr> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
-    if bytes.contains(&0) {
+    if bytes.first() != Some(&0) && bytes.contains(&0) {
         return Err(Errno::INVAL.into());
     }
     if bytes.is_empty() {
@@ -128,7 +161,8 @@ fn path_addr(path: &Path) -> io::Result<SockAddr> {
 }
 
 impl Async<UnixStream> {
-    /// Connects to the socket file `path` without blocking the thread.
+    /// Connects to the socket file `path`, or to the abstract socket named
+    /// by what follows a leading NUL byte, without blocking the thread.
     ///
     /// ```
     /// use std::os::unix::net::{UnixListener, UnixStream};
@@ -204,7 +238,8 @@ impl TryFrom<UnixStream> for Async<UnixStream> {
 }
 
 impl Async<UnixDatagram> {
-    /// Binds a datagram socket to the socket file `path`.
+    /// Binds a datagram socket to the socket file `path`, or to the
+    /// abstract name after a leading NUL byte.
     ///
     /// ```
     /// use std::os::unix::net::UnixDatagram;
@@ -214,7 +249,11 @@ impl Async<UnixDatagram> {
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<Async<UnixDatagram>> {
-        Async::new(UnixDatagram::bind(path)?)
+        let socket = match abstract_addr(path.as_ref())? {
+            Some(addr) => UnixDatagram::bind_addr(&addr)?,
+            None => UnixDatagram::bind(path)?,
+        };
+        Async::new(socket)
     }
 
     /// A datagram socket bound to no address.
@@ -262,7 +301,8 @@ impl Async<UnixDatagram> {
         self.read_with(|s| s.recv_from(buf)).await
     }
 
-    /// Sends one datagram to the socket file `path`.
+    /// Sends one datagram to the socket file `path`, or to the abstract
+    /// socket named by what follows a leading NUL byte.
     ///
     /// ```
     /// use std::os::unix::net::UnixDatagram;
@@ -278,7 +318,10 @@ impl Async<UnixDatagram> {
     /// # std::fs::remove_file(&path).unwrap();
     /// ```
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
-        self.write_with(|s| s.send_to(buf, path.as_ref())).await
+        match abstract_addr(path.as_ref())? {
+            Some(addr) => self.write_with(|s| s.send_to_addr(buf, &addr)).await,
+            None => self.write_with(|s| s.send_to(buf, path.as_ref())).await,
+        }
     }
 
     /// Receives one datagram from the connected peer.

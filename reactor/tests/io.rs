@@ -9,6 +9,7 @@ mod common;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::time::Duration;
 
@@ -121,11 +122,11 @@ fn connecting_to_a_closed_port_is_an_error() {
     });
 }
 
-/// A Unix path is taken as a C string: a NUL in it is an error (a leading
-/// one reaches no abstract socket), as is a path too long for `sun_path`;
-/// the empty path reaches no one.
+/// A Unix path that begins with a NUL byte names an abstract socket; any
+/// other path is taken as a C string: a NUL in it is an error, as is a path
+/// too long for `sun_path`; the empty path reaches no one.
 #[test]
-fn unix_connect_takes_the_path_as_a_c_string() {
+fn unix_connect_takes_a_leading_nul_as_an_abstract_name_and_other_paths_as_c_strings() {
     use rustix::io::Errno;
     use std::os::linux::net::SocketAddrExt;
     bounded(10, || {
@@ -135,15 +136,97 @@ fn unix_connect_takes_the_path_as_a_c_string() {
         };
         let name = format!("bureau-reactor-abstract-{}", std::process::id());
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
-        let _l = UnixListener::bind_addr(&addr).unwrap();
+        let l = UnixListener::bind_addr(&addr).unwrap();
+        let c = block_on(Async::<UnixStream>::connect(format!("\0{name}"))).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert!(s.peer_addr().unwrap().is_unnamed());
         assert_eq!(
-            error(&format!("\0{name}")),
-            Some(Errno::INVAL.raw_os_error())
+            c.get_ref().peer_addr().unwrap().as_abstract_name(),
+            Some(name.as_bytes())
         );
         assert_eq!(error("/tmp/a\0b"), Some(Errno::INVAL.raw_os_error()));
+        assert_eq!(
+            error(&format!("a\0{name}")),
+            Some(Errno::INVAL.raw_os_error())
+        );
         let long = format!("/tmp/{}", "x".repeat(200));
         assert_eq!(error(&long), Some(Errno::NAMETOOLONG.raw_os_error()));
+        let long = format!("\0{}", "x".repeat(200));
+        assert_eq!(error(&long), Some(Errno::NAMETOOLONG.raw_os_error()));
         assert_eq!(error(""), Some(Errno::CONNREFUSED.raw_os_error()));
+    });
+}
+
+#[test]
+fn an_abstract_unix_listener_accepts_and_echoes() {
+    use std::os::linux::net::SocketAddrExt;
+    bounded(10, || {
+        block_on(async {
+            let name = format!("bureau-reactor-abstract-echo-{}", std::process::id());
+            let path = format!("\0{name}");
+            let l = Async::<UnixListener>::bind(&path)?;
+            let local = l.get_ref().local_addr()?;
+            assert_eq!(local.as_abstract_name(), Some(name.as_bytes()));
+            // No socket file was made for it.
+            assert!(!std::path::Path::new(&name).exists());
+            let server = async {
+                let (mut s, _) = l.accept().await?;
+                let mut buf = [0; 4];
+                s.read_exact(&mut buf).await?;
+                s.write_all(&buf).await?;
+                io::Result::Ok(())
+            };
+            let client = async {
+                let mut c = Async::<UnixStream>::connect(&path).await?;
+                c.write_all(b"echo").await?;
+                let mut buf = [0; 4];
+                c.read_exact(&mut buf).await?;
+                assert_eq!(&buf, b"echo");
+                io::Result::Ok(())
+            };
+            let (s, c) = future::zip(server, client).await;
+            s?;
+            c?;
+            // A second bind to the name in use fails: it really was taken.
+            let again = Async::<UnixListener>::bind(&path).unwrap_err();
+            assert_eq!(again.kind(), io::ErrorKind::AddrInUse);
+            io::Result::Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn abstract_unix_datagrams_go_both_ways() {
+    use std::os::linux::net::SocketAddrExt;
+    bounded(10, || {
+        block_on(async {
+            let pid = std::process::id();
+            let (na, nb) = (
+                format!("bureau-reactor-abstract-da-{pid}"),
+                format!("bureau-reactor-abstract-db-{pid}"),
+            );
+            let a = Async::<UnixDatagram>::bind(format!("\0{na}"))?;
+            let b = Async::<UnixDatagram>::bind(format!("\0{nb}"))?;
+            assert_eq!(a.send_to(b"ping", format!("\0{nb}")).await?, 4);
+            let mut buf = [0; 8];
+            let (n, from) = b.recv_from(&mut buf).await?;
+            assert_eq!(
+                (&buf[..n], from.as_abstract_name()),
+                (&b"ping"[..], Some(na.as_bytes()))
+            );
+            // Reply to the name the datagram came from.
+            let mut reply = vec![0];
+            reply.extend_from_slice(from.as_abstract_name().unwrap());
+            let reply = std::ffi::OsString::from_vec(reply);
+            b.send_to(b"pong", &reply).await?;
+            let (n, _) = a.recv_from(&mut buf).await?;
+            assert_eq!(&buf[..n], b"pong");
+            let e = a.send_to(b"x", "/tmp/a\0b").await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+            io::Result::Ok(())
+        })
+        .unwrap();
     });
 }
 
