@@ -306,12 +306,15 @@ impl UdpSocket {
     /// use bureau::net::{Ipv4Addr, UdpSocket};
     /// let s = bureau::block_on(UdpSocket::bind("0.0.0.0:0")).unwrap();
     /// let group = Ipv4Addr::new(224, 0, 0, 251);
-    /// if s.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).is_ok() {
-    ///     s.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).unwrap();
+    /// // On the loopback interface, so nothing leaves the host.
+    /// if s.join_multicast_v4(group, Ipv4Addr::LOCALHOST).is_ok() {
+    ///     s.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).unwrap();
     /// }
     /// ```
-    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.inner.get_ref().join_multicast_v4(multiaddr, interface)
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.inner
+            .get_ref()
+            .join_multicast_v4(&multiaddr, &interface)
     }
 
     /// Leaves an IPv4 multicast group joined by
@@ -322,12 +325,12 @@ impl UdpSocket {
     /// let s = bureau::block_on(UdpSocket::bind("0.0.0.0:0")).unwrap();
     /// let group = Ipv4Addr::new(224, 0, 0, 251);
     /// // Leaving a group never joined is an error.
-    /// assert!(s.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED).is_err());
+    /// assert!(s.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).is_err());
     /// ```
-    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
         self.inner
             .get_ref()
-            .leave_multicast_v4(multiaddr, interface)
+            .leave_multicast_v4(&multiaddr, &interface)
     }
 
     /// Joins the IPv6 multicast group `multiaddr` on the interface with
@@ -338,8 +341,9 @@ impl UdpSocket {
     /// use bureau::net::{Ipv6Addr, UdpSocket};
     /// # if let Ok(s) = bureau::block_on(UdpSocket::bind("[::]:0")) {
     /// let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb);
-    /// if s.join_multicast_v6(&group, 0).is_ok() {
-    ///     s.leave_multicast_v6(&group, 0).unwrap();
+    /// // Interface 1 is the loopback one on Linux: nothing leaves the host.
+    /// if s.join_multicast_v6(&group, 1).is_ok() {
+    ///     s.leave_multicast_v6(&group, 1).unwrap();
     /// }
     /// # }
     /// ```
