@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 thread_local! {
-    static EXECUTOR: LocalExecutor = LocalExecutor::new();
+    static EXECUTOR: LocalExecutor<'static> = LocalExecutor::new();
     static INSIDE_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
 }
 

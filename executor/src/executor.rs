@@ -19,6 +19,7 @@ use pin_project_lite::pin_project;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
@@ -28,8 +29,14 @@ use std::time::Duration;
 /// A single-threaded executor: its tasks need not be `Send`, and they all run
 /// on the thread that created it.
 ///
-/// Dropping the executor cancels its unfinished tasks and drops their
-/// futures.
+/// Its tasks need not be `'static` either: a `LocalExecutor<'a>` spawns
+/// futures that live for `'a`, so they may borrow from the stack around
+/// it. Dropping the executor cancels its unfinished tasks and drops their
+/// futures, so the borrow checker lets those borrows end only once the
+/// executor is gone. `LocalExecutor::new()` infers `'a`; where a type must
+/// be named in full (a `static`, a field) a `'static` executor is
+/// `LocalExecutor<'static>`, and in a function's arguments `&LocalExecutor`
+/// takes an executor of any lifetime.
 ///
 /// # Examples
 ///
@@ -45,13 +52,65 @@ use std::time::Duration;
 /// });
 /// assert_eq!(ex.block_on(&mut ThreadParker::new(), task), 10);
 /// ```
-pub struct LocalExecutor {
+///
+/// Tasks that borrow from the stack:
+///
+/// ```
+/// use bureau_executor::{LocalExecutor, ThreadParker};
+/// use std::cell::RefCell;
+///
+/// let log = RefCell::new(Vec::new());
+/// {
+///     let ex = LocalExecutor::new();
+///     let log = &log;
+///     let tasks: Vec<_> = (0..3)
+///         .map(|i| ex.spawn(async move { log.borrow_mut().push(i) }))
+///         .collect();
+///     ex.block_on(&mut ThreadParker::new(), async {
+///         for task in tasks {
+///             task.await;
+///         }
+///     });
+/// } // the executor is dropped here, and with it its borrow of `log`
+/// assert_eq!(log.into_inner(), [0, 1, 2]);
+/// ```
+///
+/// A borrow must outlive the executor that may still hold it:
+///
+/// ```compile_fail,E0597
+/// use bureau_executor::LocalExecutor;
+///
+/// let ex = LocalExecutor::new();
+/// {
+///     let local = 1;
+///     let local = &local;
+///     ex.spawn(async move { *local + 1 }).detach();
+/// } // `local` dropped here while `ex` may still hold the task
+/// while ex.try_tick() {}
+/// ```
+///
+/// Nor can an executor that lives longer pass for one that lives shorter
+/// (`LocalExecutor<'a>` is invariant in `'a`):
+///
+/// ```compile_fail
+/// use bureau_executor::LocalExecutor;
+///
+/// fn shorten<'s>(ex: &'s LocalExecutor<'static>) -> &'s LocalExecutor<'s> {
+///     ex
+/// }
+/// ```
+pub struct LocalExecutor<'a> {
     queue: Arc<RunQueue>,
     /// Also makes the executor `!Send` and `!Sync`, as its tasks are.
     active: Rc<RefCell<Active>>,
+    /// Invariant in `'a`: were it covariant, a `&LocalExecutor<'long>`
+    /// could pass for a `&LocalExecutor<'short>` and take a future that
+    /// borrows for `'short` only, which the executor would drop after
+    /// `'short` has ended.
+    _borrows: PhantomData<std::cell::UnsafeCell<&'a ()>>,
 }
 
-impl LocalExecutor {
+impl<'a> LocalExecutor<'a> {
     /// Creates an executor owned by the current thread.
     ///
     /// # Examples
@@ -64,6 +123,7 @@ impl LocalExecutor {
         LocalExecutor {
             queue: RunQueue::new(),
             active: Rc::new(RefCell::new(Active::default())),
+            _borrows: PhantomData,
         }
     }
 
@@ -80,7 +140,7 @@ impl LocalExecutor {
     /// assert!(ex.try_tick());
     /// assert!(task.is_finished());
     /// ```
-    pub fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
+    pub fn spawn<T: 'a>(&self, future: impl Future<Output = T> + 'a) -> Task<T> {
         let key = self.active.borrow_mut().reserve();
         let future = Tracked {
             future: Some(future),
@@ -93,15 +153,50 @@ impl LocalExecutor {
             .propagate_panic(true)
             .metadata(self.queue.clone());
         // `spawn_local` would check the thread on every poll and drop, at a
-        // cost of about 6 % of a poll's instructions; the executor already
-        // guarantees what it checks. The schedule function is `Send + Sync +
-        // 'static`, and the future is `'static`.
-        // What it asks: a `!Send` future must be run and dropped on this
-        // thread. Its `Runnable` is run only by this `!Send` executor, and
-        // dropped only by the run queue on this thread (`RunQueue::push_slow`,
-        // `close`; a remote wake after the executor is gone leaks the task).
+        // cost of about 6 % of a poll's instructions, and asks for `'static`;
+        // the executor already guarantees what it checks. async-task's
+        // preconditions for `spawn_unchecked`, in turn:
+        //
+        // - A `!Send` future: its `Runnable` must be run and dropped on this
+        //   thread. It is run only by this executor, which is `!Send` and
+        //   `!Sync`, and dropped only by the run queue on this thread
+        //   (`RunQueue::push_slow` in `Mode::Closed`, `RunQueue::close`). A
+        //   wake from another thread only pushes it onto the remote queue,
+        //   which this thread pops; one that arrives after `close` leaks it
+        //   (`mem::forget`), and never runs or drops it there.
+        //
+        // - A non-`'static` future: what it borrows must outlive its
+        //   `Runnable`, that is, the future must be neither polled nor
+        //   dropped once `'a` has ended. `LocalExecutor<'a>` has a `Drop`
+        //   impl, so `'a` is still live when the executor is dropped, and
+        //   its `Drop` drops every future still alive: `active` holds the
+        //   waker of every task from `fill` below until `Finished` sees its
+        //   future dropped; `Active::take_all` wakes each (an idle task is
+        //   queued, one already queued stays where it is), and
+        //   `RunQueue::close` drops every queued `Runnable`, dropping its
+        //   future on this thread. No task is running then: tasks run only
+        //   inside this executor's `&self` methods. Any later schedule, by
+        //   a waker or a `Task` handle that outlives the executor, finds
+        //   the queue closed: on this thread the task, whose future is
+        //   already gone, is dropped; on another its `Runnable` is leaked. A leaked `Runnable` (the remote wake that
+        //   raced with `close`) is never run nor dropped, and it holds a
+        //   reference of the task, so no last waker can reschedule it:
+        //   leaking is not dropping, and after `'a` nothing reads its
+        //   future. Forgetting the executor leaks its queue likewise, and
+        //   with it every task. A `Task<T>` outliving the executor reaches
+        //   only the output, never the future; the output's type is `T`,
+        //   whose own lifetimes the borrow checker enforces on the handle.
+        //   Invariance in `'a` (`_borrows`) keeps a shorter-lived future
+        //   from reaching an executor that lives longer.
+        //
+        // - A schedule function that is not `Send + Sync`: it is
+        //   `RunQueue::schedule`, a plain `fn` that captures nothing, so
+        //   it is `Send + Sync` (it reaches the queue through the task's
+        //   metadata, an `Arc<RunQueue>`, which is `Send + Sync`).
+        //
+        // - A schedule function that is not `'static`: it is `'static`.
         let schedule = RunQueue::schedule;
-        // SAFETY: the future is run and dropped on this thread only (above).
+        // SAFETY: each precondition of `spawn_unchecked` is met (above).
         let (runnable, task) = unsafe { builder.spawn_unchecked(move |_| future, schedule) };
         self.active.borrow_mut().fill(key, runnable.waker());
         runnable.schedule();
@@ -294,13 +389,13 @@ impl LocalExecutor {
     }
 }
 
-impl Default for LocalExecutor {
+impl Default for LocalExecutor<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for LocalExecutor {
+impl fmt::Debug for LocalExecutor<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalExecutor")
             .field("active", &self.active.borrow().len())
@@ -309,7 +404,9 @@ impl fmt::Debug for LocalExecutor {
     }
 }
 
-impl Drop for LocalExecutor {
+impl Drop for LocalExecutor<'_> {
+    // Not `#[may_dangle]`: `'a` must still be live here, as the futures
+    // dropped here may borrow for `'a`.
     fn drop(&mut self) {
         // Wake every unfinished task so that it is queued, then drop the
         // queued runnables: that drops the tasks' futures here, on the
