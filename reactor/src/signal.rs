@@ -328,26 +328,26 @@ fn on_signal(signal: Signal, eventfd: &'static OwnedFd) {
 /// lives on all the same (a tracer swallowed the signal), bureau's handler
 /// is put back. Called from the signal handler: async-signal-safe.
 fn act_out_default(raw: libc::c_int) {
-    // SAFETY: `sigaction` is plain C data; all zeroes is a valid value (no
-    // flags, an empty mask, and `SIG_DFL`, which is 0).
+    // SAFETY: all zeroes is a valid `sigaction`: no flags, an empty mask, `SIG_DFL` (0).
     let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
     default.sa_sigaction = libc::SIG_DFL;
     // SAFETY: as above.
     let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: `raw` is one of `Signal`'s numbers, which may be given an
-    // action; both pointers are to live, initialised structs on this
-    // stack, which `sigaction` reads and writes during the call only.
+    // `raw` is one of `Signal`'s numbers, which may be given an action;
+    // both pointers are to live, initialised structs on this stack, which
+    // `sigaction` reads and writes during the call only.
+    // SAFETY: a valid signal number and valid pointers, as said above.
     if unsafe { libc::sigaction(raw, &default, &mut ours) } != 0 {
         return;
     }
-    // SAFETY: an all-zero `sigset_t` is valid storage, and `sigemptyset`
-    // initialises it before any other use.
+    // SAFETY: all zeroes is valid `sigset_t` storage; `sigemptyset` sets it up first.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a live `sigset_t` on this stack and `raw` a valid
-    // signal number; `pthread_sigmask` only reads `set`, and a null old
-    // set is allowed. `raise` takes a plain number. These calls change
-    // only this thread's mask and the process's action for `raw`, which
-    // is what they are here for.
+    // `set` is a live `sigset_t` on this stack and `raw` a valid signal
+    // number; `pthread_sigmask` only reads `set`, and a null old set is
+    // allowed. `raise` takes a plain number. These calls change only this
+    // thread's mask and the process's action for `raw`, which is what they
+    // are here for.
+    // SAFETY: valid pointers and a valid signal number, as said above.
     unsafe {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, raw);
@@ -359,8 +359,9 @@ fn act_out_default(raw: libc::c_int) {
     if ours.sa_sigaction == libc::SIG_DFL {
         return;
     }
-    // SAFETY: `ours` is what `sigaction` gave back above, the handler that
+    // `ours` is what `sigaction` gave back above: the handler that
     // signal-hook-registry installed, which lives as long as the process.
+    // SAFETY: a valid action to put back, and a null old action (allowed).
     unsafe { libc::sigaction(raw, &ours, std::ptr::null_mut()) };
 }
 
@@ -369,8 +370,7 @@ fn act_out_default(raw: libc::c_int) {
 fn disposition(signal: Signal) -> io::Result<u8> {
     // SAFETY: all zeroes is a valid `sigaction` (see `act_out_default`).
     let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: a null new action only reads the current one into `now`, a
-    // live struct on this stack.
+    // SAFETY: a null new action only reads the current one into `now` (on this stack).
     if unsafe { libc::sigaction(signal.as_raw(), std::ptr::null(), &mut now) } != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -400,11 +400,12 @@ fn install(signal: Signal) -> io::Result<()> {
     // Before the handler exists, so it never reads a stale value.
     let before = disposition(signal)?;
     SLOTS[signal.index()].before.store(before, Ordering::SeqCst);
-    // SAFETY: `register` requires an action that is async-signal-safe and
-    // does not panic; `on_signal` is (see its comment), and the closure
-    // only moves a `Signal` (a `Copy` enum) and a `&'static OwnedFd` into
-    // it. `signal` is none of signal-hook-registry's forbidden signals
-    // (`Signal` has no variant for them), so `register` does not panic.
+    // `register` requires an action that is async-signal-safe and does not
+    // panic; `on_signal` is (see its comment), and the closure only moves a
+    // `Signal` (a `Copy` enum) and a `&'static OwnedFd` into it. `signal` is
+    // none of signal-hook-registry's forbidden signals (`Signal` has no
+    // variant for them), so `register` does not panic.
+    // SAFETY: an async-signal-safe action, as said above.
     unsafe { signal_hook_registry::register(signal.as_raw(), move || on_signal(signal, eventfd)) }?;
     installed[signal.index()] = true;
     Ok(())
