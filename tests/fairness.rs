@@ -298,3 +298,51 @@ fn a_udp_receive_loop_under_a_datagram_flood_does_not_starve_a_timer() {
         (busy, stop_peer)
     });
 }
+
+#[test]
+fn a_due_timer_runs_before_the_tasks_already_queued() {
+    // A thousand tasks that never stop yielding keep the queue a thousand
+    // long. The loop turns the reactor every 64 polls; the turn after the
+    // deadline fires the timer, and its task must run next, not behind the
+    // thousand. Counted in polls, not time: it holds on a busy machine too.
+    const YIELDERS: usize = 1000;
+    let (late, total) = bounded(30, || {
+        block_on(async {
+            let deadline = Instant::now() + Duration::from_millis(20);
+            let polls_after = Rc::new(Cell::new(0u64));
+            let done = Rc::new(Cell::new(false));
+            let yielders: Vec<_> = (0..YIELDERS)
+                .map(|_| {
+                    let (polls_after, done) = (polls_after.clone(), done.clone());
+                    spawn(async move {
+                        while !done.get() {
+                            if Instant::now() >= deadline {
+                                polls_after.set(polls_after.get() + 1);
+                            }
+                            bureau::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            let timer = {
+                let (polls_after, done) = (polls_after.clone(), done.clone());
+                spawn(async move {
+                    Timer::at(deadline).await;
+                    let late = polls_after.get();
+                    done.set(true);
+                    late
+                })
+            };
+            let late = timer.await;
+            for y in yielders {
+                y.await;
+            }
+            (late, polls_after.get())
+        })
+    });
+    eprintln!("the timer's task ran {late} polls after its deadline ({total} in all)");
+    assert!(
+        late <= 2 * 64,
+        "{late} tasks ran between the timer's deadline and its task: it queued behind them"
+    );
+}
