@@ -22,6 +22,15 @@ use std::time::Duration;
 /// `park` (or, if none is in progress, the next one) return promptly: no
 /// unpark is ever lost. Spurious returns are allowed.
 ///
+/// A `park` that wakes tasks itself, on the calling thread (as a reactor
+/// does when it dispatches events), must return once it has made those
+/// wakes, without waiting for an `unpark`: the executor does not call
+/// `unpark` for them. While the loop is parked, a wake on the loop's own
+/// thread only queues the task, since the loop looks at its queues as soon
+/// as `park` returns; a `park` that slept on after such a wake would wait
+/// for an `unpark` that never comes, and the loop would hang with work
+/// queued. Wakes from other threads do call `unpark`.
+///
 /// # Examples
 ///
 /// ```
