@@ -8,7 +8,7 @@
 //! wake that arrives while the loop runs is one atomic swap and no system
 //! call. This file must never touch the queues themselves.
 
-use crate::sync::{AtomicU8, Mutex, Ordering};
+use crate::sync::{AtomicU8, Mutex, Ordering, lock};
 use std::task::Waker;
 
 /// The loop is running and will look at its queues again before it sleeps.
@@ -64,7 +64,7 @@ impl Sleep {
     /// Sets (or, with `None`, clears) the waker that unparks the loop of
     /// `LocalExecutor::block_on`.
     pub(crate) fn set_parker(&self, waker: Option<Waker>) {
-        *self.parker.lock().unwrap_or_else(|e| e.into_inner()) = waker;
+        *lock(&self.parker) = waker;
     }
 
     /// Announces that the loop goes to sleep.
@@ -74,7 +74,7 @@ impl Sleep {
     pub(crate) fn prepare(&self, how: Sleeper<'_>) -> bool {
         let asleep = match how {
             Sleeper::Future(waker) => {
-                let mut futures = self.futures.lock().unwrap_or_else(|e| e.into_inner());
+                let mut futures = lock(&self.futures);
                 if !futures.iter().any(|w| w.will_wake(waker)) {
                     futures.push(waker.clone());
                 }
@@ -143,7 +143,7 @@ impl Sleep {
     }
 
     fn wake_parker(&self) {
-        let parker = self.parker.lock().unwrap_or_else(|e| e.into_inner());
+        let parker = lock(&self.parker);
         if let Some(waker) = parker.as_ref() {
             waker.wake_by_ref();
         }
@@ -153,13 +153,13 @@ impl Sleep {
     /// gone: a `run` future's waker may lead back to this `Sleep` (as in
     /// `ex.block_on(parker, ex.run(f))`), a cycle that would leak it.
     pub(crate) fn forget_futures(&self) {
-        let wakers = std::mem::take(&mut *self.futures.lock().unwrap_or_else(|e| e.into_inner()));
+        let wakers = std::mem::take(&mut *lock(&self.futures));
         drop(wakers);
     }
 
     fn wake_futures(&self) {
         // Woken outside the lock: a waker may poll, and so sleep, at once.
-        let wakers = std::mem::take(&mut *self.futures.lock().unwrap_or_else(|e| e.into_inner()));
+        let wakers = std::mem::take(&mut *lock(&self.futures));
         for waker in wakers {
             waker.wake();
         }

@@ -2,12 +2,24 @@
 //! from: std's in a normal build, loom's under `--cfg loom`, so that the loom
 //! models check this crate's own code and not a copy of it.
 //!
-//! Nothing but re-exports belongs here, apart from the one call loom lacks.
+//! What loom models: the sleep protocol (`sleep.rs`: its state word and its
+//! two lists of wakers), the run queue (`queue.rs`: the `Arc` that tasks
+//! share, the thread-local that names the owner thread, and the remote
+//! `ConcurrentQueue`, built on loom's atomics through its `loom` feature), the main future's flag
+//! (`executor.rs`) and `ThreadParker`'s thread (`park.rs`).
+//!
+//! What uses std on purpose: `queue.rs`'s counter that numbers threads (it
+//! only hands out distinct numbers, and no model races on it), and the
+//! `std::sync::Arc` inside the wakers of `executor.rs` (`Waker::from` takes
+//! std's `Arc`; what those wakers reach is modelled).
+//!
+//! Nothing but re-exports belongs here, apart from the calls loom lacks or
+//! spells differently ([`lock`], `thread::park_timeout`).
 
 #[cfg(not(loom))]
 pub(crate) use std::{
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU8, Ordering},
     },
     thread, thread_local,
@@ -16,11 +28,20 @@ pub(crate) use std::{
 #[cfg(loom)]
 pub(crate) use loom::{
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU8, Ordering},
     },
     thread_local,
 };
+
+/// Locks `mutex`. The executor's locks guard a waker slot and a list of
+/// wakers, each changed by one assignment, push or `take`, which no panic
+/// leaves half-done: a poisoned lock is used as it is.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// loom's threads, which `ThreadParker` parks and unparks.
 #[cfg(loom)]
