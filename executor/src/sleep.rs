@@ -6,7 +6,8 @@
 //! comes second sees the other: either the loop's swap fails and it looks at
 //! the queues again, or the waker sees `SLEEPING`/`PARKED` and wakes it. A
 //! wake that arrives while the loop runs is one atomic swap and no system
-//! call. This file must never touch the queues themselves.
+//! call. The state word only ever holds one of the four values below. This
+//! file must never touch the queues themselves.
 
 use crate::sync::{AtomicU8, Mutex, Ordering, lock};
 use std::task::Waker;
@@ -95,7 +96,7 @@ impl Sleep {
             Ok(_) => true,
             // Another future of the same executor is already asleep.
             Err(SLEEPING) | Err(PARKED) => true,
-            Err(_) => {
+            Err(NOTIFIED) => {
                 // A swap, not a store: should another waker swap `NOTIFIED`
                 // in after the failed exchange, this read-modify-write reads
                 // it and acquires the work it queued; a plain store could
@@ -104,6 +105,8 @@ impl Sleep {
                 self.state.swap(AWAKE, Ordering::AcqRel);
                 false
             }
+            // A failed exchange from `AWAKE` never reads `AWAKE`.
+            Err(state) => unreachable!("bureau: sleep state {state} after a failed exchange"),
         }
     }
 
@@ -122,7 +125,9 @@ impl Sleep {
                 self.wake_futures();
                 self.wake_parker();
             }
-            _ => {}
+            // The loop is running, and looks at its queues before it sleeps.
+            AWAKE | NOTIFIED => {}
+            state => unreachable!("bureau: no sleep state is {state}"),
         }
     }
 
