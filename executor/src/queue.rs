@@ -123,20 +123,26 @@ impl RunQueue {
             }
             drop(local);
             self.sleep.notify_local();
-        } else if cfg!(bureau_loom_broken = "notify_before_push") {
-            // Broken on purpose, for the loom models: the loop may look at
-            // the queue between the notify and the push, and sleep.
-            self.sleep.notify();
-            let _ = self.remote.push(runnable);
-        } else {
-            match self.remote.push(runnable) {
-                Ok(()) => self.sleep.notify(),
-                // The executor was dropped while this wake was under way. The
-                // task's future is not `Send`, so it must not be dropped on
-                // this thread: the task is leaked instead (only in this race).
-                Err(closed) => std::mem::forget(closed.into_inner()),
-            }
+            return;
         }
+        if cfg!(bureau_loom_broken = "notify_before_push") {
+            return self.notify_before_push(runnable);
+        }
+        match self.remote.push(runnable) {
+            Ok(()) => self.sleep.notify(),
+            // The executor was dropped while this wake was under way. The
+            // task's future is not `Send`, so it must not be dropped on
+            // this thread: the task is leaked instead (only in this race).
+            Err(closed) => std::mem::forget(closed.into_inner()),
+        }
+    }
+
+    /// Broken on purpose, for the loom teeth (`--cfg
+    /// bureau_loom_broken="notify_before_push"`): the loop may look at the
+    /// queue between the notify and the push, and sleep.
+    fn notify_before_push(&self, runnable: Runnable) {
+        self.sleep.notify();
+        let _ = self.remote.push(runnable);
     }
 
     /// Takes the next task to run, if any. Must be called on the owner thread.

@@ -84,10 +84,7 @@ impl Sleep {
             Sleeper::Parker => PARKED,
         };
         if cfg!(bureau_loom_broken = "sleep_without_recheck") {
-            // Broken on purpose, for the loom models: sleeps even if work
-            // arrived since the loop last looked at its queues.
-            self.state.store(asleep, Ordering::Release);
-            return true;
+            return self.sleep_without_recheck(asleep);
         }
         match self
             .state
@@ -108,6 +105,14 @@ impl Sleep {
             // A failed exchange from `AWAKE` never reads `AWAKE`.
             Err(state) => unreachable!("bureau: sleep state {state} after a failed exchange"),
         }
+    }
+
+    /// Broken on purpose, for the loom teeth (`--cfg
+    /// bureau_loom_broken="sleep_without_recheck"`): sleeps even if work
+    /// arrived since the loop last looked at its queues.
+    fn sleep_without_recheck(&self, asleep: u8) -> bool {
+        self.state.store(asleep, Ordering::Release);
+        true
     }
 
     /// Marks the loop as running again, after it woke up.
