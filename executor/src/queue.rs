@@ -98,7 +98,7 @@ impl RunQueue {
                     local.queue.push_back(runnable);
                     Ok(())
                 }
-                Mode::Parked => {
+                Mode::InPark => {
                     local.push_parked(runnable);
                     Ok(())
                 }
@@ -113,7 +113,7 @@ impl RunQueue {
         if let Some(mut local) = self.local.borrow() {
             match local.mode {
                 Mode::Running => local.queue.push_back(runnable),
-                Mode::Parked => local.push_parked(runnable),
+                Mode::InPark => local.push_parked(runnable),
                 Mode::Closed => {
                     // The executor is gone: drop the task, outside the borrow.
                     drop(local);
@@ -170,7 +170,7 @@ impl RunQueue {
     pub(crate) fn parking(&self) -> Parking<'_> {
         if let Some(mut local) = self.local.borrow() {
             if local.mode == Mode::Running {
-                local.mode = Mode::Parked;
+                local.mode = Mode::InPark;
             }
         }
         Parking(self)
@@ -219,9 +219,11 @@ impl RunQueue {
 enum Mode {
     /// Running tasks: a wake queues at the back.
     Running,
-    /// Parked (see [`RunQueue::parking`]): the reactor's turn runs, and an
-    /// urgent wake goes to the urgent lane.
-    Parked,
+    /// Inside `Park::park` (see [`RunQueue::parking`]), the non-blocking
+    /// turn included: the reactor's turn runs, and an urgent wake goes to
+    /// the urgent lane. Not the sleep protocol's `PARKED`, which only a
+    /// park that may block sets.
+    InPark,
     /// The executor was dropped: new tasks are dropped, not queued.
     Closed,
 }
@@ -269,7 +271,7 @@ pub(crate) struct Parking<'a>(&'a RunQueue);
 impl Drop for Parking<'_> {
     fn drop(&mut self) {
         if let Some(mut local) = self.0.local.borrow() {
-            if local.mode == Mode::Parked {
+            if local.mode == Mode::InPark {
                 local.mode = Mode::Running;
             }
         }
