@@ -28,9 +28,10 @@ use std::task::Waker;
 pub(crate) const FAIRNESS_BATCH: usize = 64;
 
 /// A queued task. Its async-task metadata is the run queue it belongs to, so
-/// that its schedule function captures nothing: async-task then skips the
-/// reference-count round trip it makes around every call of a schedule
-/// function that does, about a quarter of the cost of a yield.
+/// that its schedule function captures nothing: async-task then makes no
+/// reference-count round trip around each call of it, as it must around a
+/// schedule function that captures state. Keep [`RunQueue::schedule`] a
+/// plain `fn`.
 pub(crate) type Runnable = async_task::Runnable<Arc<RunQueue>>;
 
 /// The state one executor shares with the schedule functions of its tasks,
