@@ -314,7 +314,9 @@ impl<'a> LocalExecutor<'a> {
         let mut polls = 0;
         // Each poll gets a fresh cooperative budget.
         let budget = bureau_coop::scope();
+        // One iteration of the run loop, one call per step.
         loop {
+            // 1. Poll the main future, if it was woken since its last poll.
             if main.woken.swap(false, Ordering::AcqRel) {
                 let (poll, yielded) = budget.poll(|| future.as_mut().poll(&mut cx));
                 if let Poll::Ready(output) = poll {
@@ -325,36 +327,65 @@ impl<'a> LocalExecutor<'a> {
                     // The reactor's turn now, and then the tasks: `future`
                     // woke itself, and must not be polled again before them.
                     polls = 0;
-                    let _parking = self.queue.parking();
-                    budget.between_polls(|| parker.park(Some(Duration::ZERO)));
+                    self.park_in(parker, &budget, Some(Duration::ZERO));
                 }
             }
-            while polls < FAIRNESS_BATCH {
-                let Some(runnable) = self.queue.pop() else {
-                    break;
-                };
-                // A task that yielded for its budget found its I/O ready
-                // again and again: let the parker look at the rest of the
-                // world (timers due, other sockets) before the next poll.
-                let (_, yielded) = budget.poll(|| runnable.run());
-                polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
-            }
+            // 2. Run queued tasks until `FAIRNESS_BATCH` polls since the
+            //    parker's last turn, or until none is queued.
+            polls = self.run_batch(&budget, polls);
+            // 3. After `FAIRNESS_BATCH` polls, the parker's non-blocking
+            //    turn, and the loop starts over.
             if polls >= FAIRNESS_BATCH {
                 polls = 0;
-                let _parking = self.queue.parking();
-                budget.between_polls(|| parker.park(Some(Duration::ZERO)));
+                self.park_in(parker, &budget, Some(Duration::ZERO));
                 continue;
             }
+            // 4. Nothing left to run: decide whether to sleep. Not if the
+            //    main future was woken, nor if a task was queued since the
+            //    queues were last looked at (`Sleep::prepare`).
             if main.woken.load(Ordering::Acquire) {
                 continue;
             }
             if self.queue.prepare_sleep(Sleeper::Parker) {
-                let _parking = self.queue.parking();
-                budget.between_polls(|| parker.park(None));
+                // 5. Park until a wake (`Unpark::unpark`) or the parker's
+                //    own events.
+                self.park_in(parker, &budget, None);
                 polls = 0;
             }
+            // 6. Mark the loop awake (`Sleep::awake`): while it runs, a
+            //    remote wake is one atomic swap and no unpark.
             self.queue.awake();
         }
+    }
+
+    /// Step 2 of `block_on`'s loop: runs queued tasks while fewer than
+    /// [`FAIRNESS_BATCH`] polls have been made since the parker's last
+    /// turn; returns the new count of polls.
+    #[inline]
+    fn run_batch(&self, budget: &bureau_coop::Scope, mut polls: usize) -> usize {
+        while polls < FAIRNESS_BATCH {
+            let Some(runnable) = self.queue.pop() else {
+                break;
+            };
+            // A task that yielded for its budget found its I/O ready
+            // again and again: let the parker look at the rest of the
+            // world (timers due, other sockets) before the next poll.
+            let (_, yielded) = budget.poll(|| runnable.run());
+            polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
+        }
+        polls
+    }
+
+    /// Steps 3 and 5 of `block_on`'s loop: parks for at most `timeout`,
+    /// marked as parked in the run queue (see `RunQueue::parking`).
+    fn park_in<P: Park>(
+        &self,
+        parker: &mut P,
+        budget: &bureau_coop::Scope,
+        timeout: Option<Duration>,
+    ) {
+        let _parking = self.queue.parking();
+        budget.between_polls(|| parker.park(timeout));
     }
 
     /// Whether every task spawned on this executor has finished (or been
