@@ -302,7 +302,7 @@ impl<'a> LocalExecutor<'a> {
     /// ```
     pub fn block_on<P: Park, F: Future>(&self, parker: &mut P, future: F) -> F::Output {
         let unpark = Waker::from(std::sync::Arc::new(UnparkWaker(parker.unparker())));
-        let _parker = ParkerSlot::fill(&self.queue, unpark);
+        let _unpark = UnparkSlot::fill(&self.queue, unpark);
         let main = std::sync::Arc::new(MainWake {
             woken: AtomicBool::new(true),
             queue: self.queue.clone(),
@@ -513,20 +513,20 @@ impl Drop for Finished {
     }
 }
 
-/// Holds the parker's waker in the sleep protocol for one `block_on`, and
+/// Holds the waker that unparks the loop in the sleep protocol for one `block_on`, and
 /// takes it out again when `block_on` returns or unwinds.
-struct ParkerSlot<'a>(&'a RunQueue);
+struct UnparkSlot<'a>(&'a RunQueue);
 
-impl<'a> ParkerSlot<'a> {
+impl<'a> UnparkSlot<'a> {
     fn fill(queue: &'a RunQueue, unpark: Waker) -> Self {
-        queue.set_parker(Some(unpark));
-        ParkerSlot(queue)
+        queue.set_unpark(Some(unpark));
+        UnparkSlot(queue)
     }
 }
 
-impl Drop for ParkerSlot<'_> {
+impl Drop for UnparkSlot<'_> {
     fn drop(&mut self) {
-        self.0.set_parker(None);
+        self.0.set_unpark(None);
     }
 }
 

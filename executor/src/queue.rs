@@ -182,9 +182,9 @@ impl RunQueue {
         self.sleep.prepare(how)
     }
 
-    /// See [`Sleep::set_parker`].
-    pub(crate) fn set_parker(&self, waker: Option<Waker>) {
-        self.sleep.set_parker(waker);
+    /// See [`Sleep::set_unpark`].
+    pub(crate) fn set_unpark(&self, waker: Option<Waker>) {
+        self.sleep.set_unpark(waker);
     }
 
     /// See [`Sleep::awake`].

@@ -39,7 +39,7 @@ pub(crate) enum Sleeper<'a> {
     /// As a future (`LocalExecutor::run`, `tick`), woken through this waker.
     Future(&'a Waker),
     /// In a parker, on the executor's own thread (`LocalExecutor::block_on`),
-    /// woken through the waker given to [`Sleep::set_parker`].
+    /// woken through the waker given to [`Sleep::set_unpark`].
     Parker,
 }
 
@@ -48,7 +48,7 @@ pub(crate) struct Sleep {
     state: AtomicU8,
     /// Unparks the `block_on` that drives this executor, if one does. Set
     /// once per `block_on`, so going to sleep costs no lock.
-    parker: Mutex<Option<Waker>>,
+    unpark: Mutex<Option<Waker>>,
     /// The futures (`run`, `tick`) asleep on this executor.
     futures: Mutex<Vec<Waker>>,
 }
@@ -57,15 +57,15 @@ impl Sleep {
     pub(crate) fn new() -> Self {
         Sleep {
             state: AtomicU8::new(AWAKE),
-            parker: Mutex::new(None),
+            unpark: Mutex::new(None),
             futures: Mutex::new(Vec::new()),
         }
     }
 
     /// Sets (or, with `None`, clears) the waker that unparks the loop of
     /// `LocalExecutor::block_on`.
-    pub(crate) fn set_parker(&self, waker: Option<Waker>) {
-        *lock(&self.parker) = waker;
+    pub(crate) fn set_unpark(&self, waker: Option<Waker>) {
+        *lock(&self.unpark) = waker;
     }
 
     /// Announces that the loop goes to sleep.
@@ -123,12 +123,12 @@ impl Sleep {
     /// Tells the loop that work was queued from another thread.
     pub(crate) fn notify(&self) {
         match self.state.swap(NOTIFIED, NOTIFY) {
-            PARKED => self.wake_parker(),
+            PARKED => self.unpark_loop(),
             // A `block_on` may be parked under a sleeping future of its own
             // executor (`prepare` leaves `SLEEPING` in place): wake it too.
             SLEEPING => {
                 self.wake_futures();
-                self.wake_parker();
+                self.unpark_loop();
             }
             // The loop is running, and looks at its queues before it sleeps.
             AWAKE | NOTIFIED => {}
@@ -152,9 +152,10 @@ impl Sleep {
         self.state.load(Ordering::Relaxed) == SLEEPING
     }
 
-    fn wake_parker(&self) {
-        let parker = lock(&self.parker);
-        if let Some(waker) = parker.as_ref() {
+    /// Unparks the loop of `block_on`, if one is set.
+    fn unpark_loop(&self) {
+        let unpark = lock(&self.unpark);
+        if let Some(waker) = unpark.as_ref() {
             waker.wake_by_ref();
         }
     }
