@@ -1,10 +1,11 @@
 //! [`Task`]: the handle to a spawned task, and a future of its output.
 //!
 //! The executor's tasks carry their run queue in async-task's metadata (see
-//! `queue.rs`), so their async-task type differs from that of a task made
-//! elsewhere, such as the blocking pool's. `Task` gives both one type, so
-//! that a user can keep them side by side. This file must never schedule or
-//! run anything: it only forwards to the async-task handle inside.
+//! `queue.rs`), so their async-task type differs from that of a task that
+//! other code made with async-task and schedules itself. `Task` gives both
+//! one type, so that a user can keep them side by side. This file must
+//! never schedule or run anything: it only forwards to the async-task
+//! handle inside.
 
 use crate::queue::RunQueue;
 use crate::sync::Arc;
@@ -36,11 +37,13 @@ pub struct Task<T>(Handle<T>);
 enum Handle<T> {
     /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
     Local(async_task::Task<T, Arc<RunQueue>>),
-    /// Made directly with async-task, with no metadata (the pool's), and
-    /// polled through a waker that catches panics (`bureau_coop::Caught`).
-    /// Boxed, so that a `Task` stays two words: a program may hold a
-    /// million of them.
-    Plain(Box<Caught<async_task::Task<T>>>),
+    /// Made with async-task, with no metadata, and scheduled by code
+    /// outside this crate, perhaps on another thread; polled through a
+    /// waker that catches panics (`bureau_coop::Caught`), since a task that
+    /// completes on another thread wakes its awaiter there, inside
+    /// async-task's abort-on-panic guard. Boxed, so that a `Task` stays two
+    /// words: a program may hold a million of them.
+    Elsewhere(Box<Caught<async_task::Task<T>>>),
 }
 
 impl<T> Task<T> {
@@ -67,7 +70,7 @@ impl<T> Task<T> {
     pub fn detach(self) {
         match self.0 {
             Handle::Local(task) => task.detach(),
-            Handle::Plain(plain) => plain.into_inner().detach(),
+            Handle::Elsewhere(caught) => caught.into_inner().detach(),
         }
     }
 
@@ -92,10 +95,10 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.0 {
             Handle::Local(task) => task.cancel().await,
-            Handle::Plain(plain) => {
-                // Awaited through the caught waker too: the job may complete
-                // on its pool thread while the cancel waits for it.
-                Caught::new(Box::pin(plain.into_inner().cancel())).await
+            Handle::Elsewhere(caught) => {
+                // Awaited through the caught waker too: the task may
+                // complete on another thread while the cancel waits for it.
+                Caught::new(Box::pin(caught.into_inner().cancel())).await
             }
         }
     }
@@ -117,13 +120,14 @@ impl<T> Task<T> {
     pub fn is_finished(&self) -> bool {
         match &self.0 {
             Handle::Local(task) => task.is_finished(),
-            Handle::Plain(plain) => plain.get_ref().is_finished(),
+            Handle::Elsewhere(caught) => caught.get_ref().is_finished(),
         }
     }
 }
 
-/// Wraps a task made directly with async-task, such as one that the
-/// blocking pool returns, so that it has the same type as a spawned one.
+/// Wraps a task made with async-task and scheduled elsewhere, so that it
+/// has the same type as a spawned one. It is polled through a
+/// [`Caught`] waker.
 ///
 /// # Examples
 ///
@@ -141,8 +145,9 @@ impl<T> From<async_task::Task<T>> for Task<T> {
     }
 }
 
-/// Wraps a task of the pool (`bureau_blocking::unblock` returns one), so
-/// that it has the same type as a spawned one.
+/// Wraps a task made with async-task and scheduled elsewhere that is
+/// already polled through a [`Caught`] waker, so that it has the same type
+/// as a spawned one.
 ///
 /// # Examples
 ///
@@ -157,7 +162,7 @@ impl<T> From<async_task::Task<T>> for Task<T> {
 /// ```
 impl<T> From<Caught<async_task::Task<T>>> for Task<T> {
     fn from(task: Caught<async_task::Task<T>>) -> Self {
-        Task(Handle::Plain(Box::new(task)))
+        Task(Handle::Elsewhere(Box::new(task)))
     }
 }
 
@@ -167,7 +172,7 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().0 {
             Handle::Local(task) => Pin::new(task).poll(cx),
-            Handle::Plain(plain) => Pin::new(&mut **plain).poll(cx),
+            Handle::Elsewhere(caught) => Pin::new(&mut **caught).poll(cx),
         }
     }
 }
