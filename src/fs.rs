@@ -14,7 +14,7 @@ pub mod unix;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bureau_blocking::unblock;
+use crate::unblock;
 
 pub use dir_builder::DirBuilder;
 pub use file::{File, OpenOptions};

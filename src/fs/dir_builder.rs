@@ -7,7 +7,7 @@
 use std::io;
 use std::path::Path;
 
-use bureau_blocking::unblock;
+use crate::unblock;
 
 /// How to create a directory: the asynchronous twin of
 /// [`std::fs::DirBuilder`].

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bureau_blocking::{Unblock, unblock};
+use crate::{Unblock, unblock};
 use futures_lite::future::poll_fn;
 use futures_lite::{AsyncRead, AsyncSeek, AsyncWrite};
 

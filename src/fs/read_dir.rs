@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bureau_blocking::{Unblock, unblock};
+use crate::{Unblock, unblock};
 use futures_lite::Stream;
 
 use super::{FileType, Metadata};

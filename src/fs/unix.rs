@@ -8,7 +8,7 @@
 use std::io;
 use std::path::Path;
 
-use bureau_blocking::unblock;
+use crate::unblock;
 
 use super::{DirBuilder, DirEntry, OpenOptions};
 

@@ -301,9 +301,7 @@ impl Reader {
     /// first look at the state comes after the caller's.
     fn start(&'static self, st: &mut ReaderState) {
         if !st.running {
-            bureau_blocking::unblock(move || self.fill())
-                .into_inner()
-                .detach();
+            crate::unblock(move || self.fill()).detach();
             st.running = true;
         }
     }
@@ -404,9 +402,7 @@ impl Writer {
         st.accepted += n as u64;
         if !st.running {
             // Under the lock, as for the reader.
-            bureau_blocking::unblock(move || self.drain())
-                .into_inner()
-                .detach();
+            crate::unblock(move || self.drain()).detach();
             st.running = true;
         }
         Poll::Ready(Ok(n))

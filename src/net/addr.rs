@@ -54,7 +54,7 @@ pub async fn resolve(addr: impl AsyncToSocketAddrs) -> io::Result<Vec<SocketAddr
     match addr.lookup() {
         Lookup::Done(r) => r,
         Lookup::Host(host, port) => {
-            bureau_blocking::unblock(move || {
+            crate::unblock(move || {
                 (host.as_str(), port)
                     .to_socket_addrs()
                     .map(Iterator::collect)
