@@ -13,20 +13,19 @@ use async_task::{Runnable, Task};
 use bureau_coop::Caught;
 
 use crate::sync::{
-    Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, spawn_thread, wait_timeout,
-    yield_now,
+    Arc, AtomicUsize, Condvar, Mutex, Ordering, lock, spawn_thread, wait_timeout, yield_now,
 };
 
 /// The name every worker thread carries.
 const THREAD_NAME: &str = "bureau-blocking";
 
 /// How many times an idle worker yields, looking at the queue, before it
-/// sleeps (once under loom, to keep the models small). A hundred yields
-/// take about 30 µs on an idle core: longer than the event loop takes to
-/// wake up for the finished job and submit its next one, so a task that
-/// awaits one job after another finds the worker awake, and neither side
-/// pays a futex wake for the hand-over. A core that others need gets it
-/// at every yield.
+/// sleeps (once under loom, to keep the models small). The spin is meant
+/// to outlast the event loop's round trip (waking for the finished job and
+/// submitting its next one), so that a task that awaits one job after
+/// another finds the worker awake and neither side pays a futex wake for
+/// the hand-over. Each spin is a yield, so a core that others need is
+/// given up at once.
 const SPINS: usize = if cfg!(loom) { 1 } else { 100 };
 
 /// A pool of threads that run blocking jobs.
@@ -49,10 +48,10 @@ pub struct Pool {
 
 /// What the submitters and the workers share.
 struct Inner {
-    /// The queue and the thread counts; a worker decides to sleep or exit
-    /// under this lock.
-    counts: Mutex<Counts>,
-    /// The queue's length, written under `counts`, so that a spinning
+    /// The jobs waiting and the workers' counts; a worker decides to sleep
+    /// or exit under this lock.
+    queue: Mutex<Queue>,
+    /// The number of jobs waiting, written under `queue`, so that a spinning
     /// worker can watch for a job without taking the lock.
     queued: AtomicUsize,
     /// Wakes a sleeping worker when a job arrives.
@@ -61,19 +60,20 @@ struct Inner {
     keep_alive: Duration,
 }
 
-/// How many workers exist and what the idle ones are doing.
+/// The jobs waiting for a thread, with how many workers exist and what the
+/// idle ones are doing.
 ///
 /// A worker that is idle and not `sleeping` (starting, back from a job,
 /// spinning, or woken) looks at the queue before it can sleep or exit, so
 /// a job needs a new thread or a wakeup only when the queue holds more jobs
 /// than there are such workers: the pool never starts more threads than
 /// there are jobs waiting for one.
-struct Counts {
-    /// Jobs waiting for a thread. Under the same lock as the counts, so
-    /// that its length and the counts are seen together; a plain `VecDeque`
+struct Queue {
+    /// Jobs waiting for a thread. Under the same lock as the counts below,
+    /// so that its length and the counts are seen together; a plain `VecDeque`
     /// rather than a lock-free queue, which would cost code and buy nothing
     /// here.
-    queue: VecDeque<Runnable>,
+    jobs: VecDeque<Runnable>,
     /// Worker threads alive.
     threads: usize,
     /// Workers not running a job (including the sleeping ones).
@@ -85,7 +85,7 @@ struct Counts {
     wakeups: usize,
 }
 
-impl Counts {
+impl Queue {
     /// Idle workers that will look at the queue without being woken.
     fn awake(&self) -> usize {
         self.idle - self.sleeping
@@ -109,8 +109,8 @@ impl Pool {
     pub fn new(max_threads: NonZeroUsize, keep_alive: Duration) -> Pool {
         Pool {
             inner: Arc::new(Inner {
-                counts: Mutex::new(Counts {
-                    queue: VecDeque::new(),
+                queue: Mutex::new(Queue {
+                    jobs: VecDeque::new(),
                     threads: 0,
                     idle: 0,
                     sleeping: 0,
@@ -146,10 +146,10 @@ impl Pool {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
-        let back = Back(self.inner.clone());
+        let idle_on_drop = IdleOnDrop(self.inner.clone());
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| async move {
-                let _back = back;
+                let _idle_on_drop = idle_on_drop;
                 f()
             },
             move |runnable| submit(&inner, runnable),
@@ -165,33 +165,29 @@ impl Pool {
 /// panicked, or the job was cancelled and never ran), the worker running it
 /// counts itself idle again. That happens before the task completes, so a
 /// submitter woken by the completion finds the warm worker.
-struct Back(Arc<Inner>);
+struct IdleOnDrop(Arc<Inner>);
 
-impl Drop for Back {
+impl Drop for IdleOnDrop {
     fn drop(&mut self) {
-        self.0.lock().idle += 1;
+        lock(&self.0.queue).idle += 1;
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Counts> {
-        lock(&self.counts)
-    }
-
     /// A worker's life: run jobs while there are any, sleep while idle,
     /// exit after `keep_alive` without work.
     fn work(&self) {
-        let mut counts = self.lock();
+        let mut queue = lock(&self.queue);
         let mut spun = false;
         loop {
-            if let Some(runnable) = counts.queue.pop_front() {
-                self.queued.store(counts.queue.len(), Ordering::Relaxed);
+            if let Some(runnable) = queue.jobs.pop_front() {
+                self.queued.store(queue.jobs.len(), Ordering::Relaxed);
                 spun = false;
-                counts.idle -= 1;
-                drop(counts);
-                // The job's `Back` counts this worker idle again.
+                queue.idle -= 1;
+                drop(queue);
+                // The job's `IdleOnDrop` counts this worker idle again.
                 runnable.run();
-                counts = self.lock();
+                queue = lock(&self.queue);
                 continue;
             }
             if !spun {
@@ -199,14 +195,14 @@ impl Inner {
                 // over the next job a moment: still counted awake, this
                 // worker looks at the queue again, and saves a wakeup.
                 spun = true;
-                drop(counts);
+                drop(queue);
                 for _ in 0..SPINS {
                     if self.queued.load(Ordering::Relaxed) != 0 {
                         break;
                     }
                     yield_now();
                 }
-                counts = self.lock();
+                queue = lock(&self.queue);
                 continue;
             }
             spun = false;
@@ -214,23 +210,23 @@ impl Inner {
                 // Broken on purpose, for the loom models: a job submitted
                 // while the lock is released here counts on this worker to
                 // look at the queue, and it goes to sleep without looking.
-                drop(counts);
-                counts = self.lock();
+                drop(queue);
+                queue = lock(&self.queue);
             }
-            counts.sleeping += 1;
+            queue.sleeping += 1;
             let (guard, timed_out) =
-                wait_timeout(&self.job_ready, &self.counts, counts, self.keep_alive);
-            counts = guard;
-            if counts.wakeups > 0 {
+                wait_timeout(&self.job_ready, &self.queue, queue, self.keep_alive);
+            queue = guard;
+            if queue.wakeups > 0 {
                 // A submitter claimed a sleeper (this one or another: the
                 // counts do not care which) and already took it off `sleeping`.
-                counts.wakeups -= 1;
+                queue.wakeups -= 1;
             } else {
-                counts.sleeping -= 1;
+                queue.sleeping -= 1;
                 if timed_out {
                     // Unclaimed: every queued job is counted on another worker.
-                    counts.idle -= 1;
-                    counts.threads -= 1;
+                    queue.idle -= 1;
+                    queue.threads -= 1;
                     return;
                 }
             }
@@ -242,21 +238,21 @@ impl Inner {
 /// worker if there are enough for the queue, else a sleeper woken, else a
 /// new thread, else (every thread busy) the next worker to finish its job.
 fn submit(inner: &Arc<Inner>, runnable: Runnable) {
-    let mut counts = inner.lock();
-    counts.queue.push_back(runnable);
-    let queued = counts.queue.len();
+    let mut queue = lock(&inner.queue);
+    queue.jobs.push_back(runnable);
+    let queued = queue.jobs.len();
     inner.queued.store(queued, Ordering::Relaxed);
-    if queued <= counts.awake() {
+    if queued <= queue.awake() {
         // Enough idle workers will look at the queue: no futex call.
-    } else if counts.sleeping > 0 {
-        counts.sleeping -= 1;
-        counts.wakeups += 1;
-        drop(counts);
+    } else if queue.sleeping > 0 {
+        queue.sleeping -= 1;
+        queue.wakeups += 1;
+        drop(queue);
         inner.job_ready.notify_one();
-    } else if counts.threads < inner.max_threads {
-        counts.threads += 1;
-        counts.idle += 1;
-        drop(counts);
+    } else if queue.threads < inner.max_threads {
+        queue.threads += 1;
+        queue.idle += 1;
+        drop(queue);
         start_worker(inner);
     }
     // Otherwise every thread is busy and the job waits its turn: a busy
@@ -268,11 +264,11 @@ fn start_worker(inner: &Arc<Inner>) {
     let Err(err) = spawn_thread(THREAD_NAME, move || worker.work()) else {
         return;
     };
-    let mut counts = inner.lock();
-    counts.threads -= 1;
-    counts.idle -= 1;
-    if counts.threads == 0 {
-        drop(counts);
+    let mut queue = lock(&inner.queue);
+    queue.threads -= 1;
+    queue.idle -= 1;
+    if queue.threads == 0 {
+        drop(queue);
         panic!(
             "bureau: the blocking pool cannot start a thread and has none to run the job: {err}"
         );
@@ -280,10 +276,10 @@ fn start_worker(inner: &Arc<Inner>) {
     // A live worker will get to the job: a busy or awake one looks at the
     // queue before it sleeps. Submitters may have counted on the thread that
     // did not start, so a sleeper, if any, stands in for it.
-    if counts.sleeping > 0 {
-        counts.sleeping -= 1;
-        counts.wakeups += 1;
-        drop(counts);
+    if queue.sleeping > 0 {
+        queue.sleeping -= 1;
+        queue.wakeups += 1;
+        drop(queue);
         inner.job_ready.notify_one();
     }
 }
