@@ -13,7 +13,8 @@ use async_task::{Runnable, Task};
 use bureau_coop::Caught;
 
 use crate::sync::{
-    Arc, AtomicUsize, Condvar, Mutex, Ordering, lock, spawn_thread, wait_timeout, yield_now,
+    Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, spawn_thread, wait_timeout,
+    yield_now,
 };
 
 /// The name every worker thread carries.
@@ -207,11 +208,7 @@ impl Inner {
             }
             spun = false;
             if cfg!(bureau_loom_broken = "pool_unlock_before_sleep") {
-                // Broken on purpose, for the loom models: a job submitted
-                // while the lock is released here counts on this worker to
-                // look at the queue, and it goes to sleep without looking.
-                drop(queue);
-                queue = lock(&self.queue);
+                queue = self.unlock_before_sleep(queue);
             }
             queue.sleeping += 1;
             let (guard, timed_out) =
@@ -231,6 +228,15 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Broken on purpose, for the loom teeth (`--cfg
+    /// bureau_loom_broken="pool_unlock_before_sleep"`): a job submitted
+    /// while the lock is released here counts on this worker to look at the
+    /// queue, and it goes to sleep without looking.
+    fn unlock_before_sleep<'a>(&'a self, queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        drop(queue);
+        lock(&self.queue)
     }
 }
 
