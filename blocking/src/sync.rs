@@ -4,6 +4,16 @@
 //! comes from here, so that a loom model checks the real pool code. This
 //! module must never hold logic of its own beyond picking the implementation
 //! (and, under loom, standing in for the passing of time).
+//!
+//! What loom models: the pool (`pool.rs`: the job queue's lock, the
+//! condition variable sleepers wait on, the count spinners watch, the
+//! worker threads) and the pipe between `Unblock` and its job (`pipe.rs`).
+//!
+//! What uses std on purpose: the slot in which `Unblock::with_mut`'s job
+//! leaves its result (`adapter.rs`), written before the job's task
+//! completes and read after, so the task orders the two and no model needs
+//! to see the lock; and the `OnceLock` that holds the process-wide pool
+//! (`lib.rs`), created once.
 
 use std::sync::PoisonError;
 use std::time::Duration;
