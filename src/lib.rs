@@ -5,6 +5,8 @@
 //! pool runs the calls that can only block. The three meet here, in
 //! [`block_on`].
 
+#![forbid(unsafe_code)]
+
 pub mod fs;
 pub mod io;
 pub mod net;

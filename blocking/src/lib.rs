@@ -6,6 +6,8 @@
 //! crate must never know about the executor or the reactor: it only speaks
 //! `Future` and `Waker`.
 
+#![forbid(unsafe_code)]
+
 mod adapter;
 mod config;
 mod pipe;
