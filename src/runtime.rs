@@ -1,6 +1,8 @@
 //! Where the executor, the reactor and the pool meet: [`block_on`] runs this
 //! thread's executor and parks it in the reactor, [`spawn`] puts a task on
 //! that executor, and [`unblock`] gives the pool's tasks the same type.
+//! The facade's own blocking calls (`fs`, name lookups in `net`, the
+//! standard streams in `io`) reach the pool only through [`unblock`].
 //!
 //! Each thread has one executor, created on first use and kept for the
 //! thread's life, so tasks spawned in one `block_on` go on running in the
