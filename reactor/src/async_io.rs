@@ -357,7 +357,7 @@ impl<T: AsFd> Async<T> {
     ) -> Poll<io::Result<R>> {
         bureau_coop::poll_budgeted(cx, |cx| {
             loop {
-                let Some(tick) = source.ready_tick(dir) else {
+                let Some(tick) = source.ready_state(dir) else {
                     ready!(poll_dir(source, dir, cx));
                     continue;
                 };
@@ -514,7 +514,7 @@ async fn io_with<R>(
     futures_lite::future::poll_fn(|cx| {
         bureau_coop::poll_budgeted(cx, |cx| {
             loop {
-                let Some(tick) = source.ready_tick(dir) else {
+                let Some(tick) = source.ready_state(dir) else {
                     ready!(waiter.poll(cx));
                     continue;
                 };

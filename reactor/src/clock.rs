@@ -2,9 +2,9 @@
 //!
 //! A timer polled for the first time must know whether its deadline has
 //! passed. Reading `Instant::now()` (the kernel's `CLOCK_MONOTONIC` through
-//! the vDSO) costs about 40 ns on the machines we measure, as much as the
-//! rest of setting a timer. `CLOCK_MONOTONIC_COARSE` is the same clock as of
-//! the last tick and costs about 7 ns. It is never ahead of the fine clock
+//! the vDSO) reads the hardware counter; `CLOCK_MONOTONIC_COARSE` is the
+//! same clock as of the last tick, a plain load, and so several times
+//! cheaper. It is never ahead of the fine clock
 //! and, on a running CPU, behind by about a tick (its resolution). So a
 //! deadline later than the coarse time plus twice its resolution has not
 //! passed, and a timeout of a second or more is set without the fine read.

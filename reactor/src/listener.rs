@@ -21,7 +21,8 @@ use std::task::{Context, Poll};
 use futures_lite::Stream;
 
 use crate::async_io::{Async, Waiter};
-use crate::source::{READ, Source, lock};
+use crate::source::{READ, Source};
+use crate::sync::lock;
 
 /// The spare descriptor of each listener that holds one, by its source's
 /// key (unique while the source is registered; the entry leaves with
@@ -61,7 +62,7 @@ impl<T: AsFd> Async<T> {
         reserve_spare(&self.source);
         bureau_coop::poll_budgeted(cx, |cx| {
             loop {
-                let Some(tick) = self.source.ready_tick(READ) else {
+                let Some(tick) = self.source.ready_state(READ) else {
                     futures_lite::ready!(waiter.poll(cx));
                     continue;
                 };

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use std::ops::{Deref, DerefMut};
 
-use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock_modelled};
 
 /// The stand-in reactor.
 pub(crate) struct Reactor {
@@ -107,7 +107,7 @@ impl Reactor {
     /// block.
     pub(crate) fn notify(&self) {
         self.notifies.fetch_add(1, Ordering::Relaxed);
-        lock(&self.poller).notified = true;
+        lock_modelled(&self.poller).notified = true;
         self.wakeup.notify_all();
     }
 
@@ -117,7 +117,7 @@ impl Reactor {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
         Some(DriverGuard {
-            driver: Some(lock(&self.driver)),
+            driver: Some(lock_modelled(&self.driver)),
             driving: &self.driving,
         })
     }
@@ -133,7 +133,7 @@ impl Reactor {
         after_wait: impl FnOnce(),
     ) {
         {
-            let mut p = lock(&self.poller);
+            let mut p = lock_modelled(&self.poller);
             while timeout.is_none() && !p.notified && p.events.is_empty() {
                 p = self.wakeup.wait(p).unwrap();
             }
@@ -150,7 +150,7 @@ impl Reactor {
 /// The kernel's side: a source became ready; the next (or current) wait of
 /// the driver reports it, and the driver's turn wakes `waker`.
 pub fn io_ready(waker: Waker) {
-    lock(&REACTOR.poller).events.push(waker);
+    lock_modelled(&REACTOR.poller).events.push(waker);
     REACTOR.wakeup.notify_all();
 }
 

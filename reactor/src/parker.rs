@@ -1,6 +1,6 @@
 //! Parking a thread that runs an event loop, and deciding which thread drives
-//! the reactor: at most one thread waits in the poller; the others sleep on
-//! their thread parkers, and a leaving driver hands the role to one of them.
+//! the reactor: at most one thread waits in the poller; the others sleep in
+//! `std::thread::park`, and a leaving driver hands the role to one of them.
 //! Also the helper thread that drives the reactor for futures polled outside
 //! any `Parker`-driven loop.
 //!
@@ -22,16 +22,22 @@ use crate::loom_reactor::{Driver, Reactor};
 use crate::reactor::{Driver, Reactor};
 use crate::sync::Arc;
 use crate::sync::thread::{self, Thread};
-use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, fence, lock, thread_local};
+use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, fence, thread_local};
+use crate::sync::{lock_modelled, spawn_thread};
 
-/// Not parked, not notified.
-const EMPTY: u8 = 0;
-/// Asleep on the thread parker; wake with `Thread::unpark`.
-const PARKED_THREAD: u8 = 1;
+// The parker's states. Only the parker's own thread moves it out of
+// `UNPARKED` or into an `ASLEEP_*` state; unparkers only swap in `UNPARKED`.
+// So when its thread is about to sleep, the state is `RUNNING` or
+// `UNPARKED`, and nothing else.
+
+/// Running, no unpark pending.
+const RUNNING: u8 = 0;
+/// Asleep in `std::thread::park`; wake with `Thread::unpark`.
+const ASLEEP_ON_THREAD: u8 = 1;
 /// Asleep in the poller; wake with the reactor's notify (an eventfd write).
-const PARKED_REACTOR: u8 = 2;
+const ASLEEP_IN_POLLER: u8 = 2;
 /// Unparked; the next (or current) park returns.
-const NOTIFIED: u8 = 3;
+const UNPARKED: u8 = 3;
 
 /// The state shared by a [`Parker`] and its [`Unparker`]s.
 struct Inner {
@@ -117,7 +123,7 @@ impl Parker {
         PARKERS.with(|p| p.set(p.get() + 1));
         Parker {
             inner: Arc::new(Inner {
-                state: AtomicU8::new(EMPTY),
+                state: AtomicU8::new(RUNNING),
                 thread: thread::current(),
                 handed: AtomicBool::new(false),
             }),
@@ -185,15 +191,16 @@ impl Unparker {
     /// parker.park(None);
     /// ```
     pub fn unpark(&self) {
-        match self.inner.state.swap(NOTIFIED, Ordering::AcqRel) {
-            PARKED_THREAD => self.inner.thread.unpark(),
-            PARKED_REACTOR => {
+        match self.inner.state.swap(UNPARKED, Ordering::AcqRel) {
+            ASLEEP_ON_THREAD => self.inner.thread.unpark(),
+            ASLEEP_IN_POLLER => {
                 // The parker slept in the poller, so the reactor exists.
                 if let Some(r) = Reactor::existing() {
                     r.notify();
                 }
             }
-            _ => {}
+            RUNNING | UNPARKED => {}
+            other => unreachable!("bureau: parker in state {other}"),
         }
     }
 }
@@ -206,7 +213,7 @@ impl std::fmt::Debug for Unparker {
 
 /// The body of [`Parker::park`].
 fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
-    if take_notification(inner) {
+    if take_unpark(inner) {
         return;
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -250,84 +257,105 @@ fn park(inner: &Arc<Inner>, timeout: Option<Duration>) {
 /// would-be driver (in that order, or the one woken could find the lock
 /// still held, go back to sleep, and be left there).
 fn release<D>(driver: D) {
-    if cfg!(bureau_loom_broken = "parker_hand_off_before_release") {
-        // Broken, for the loom models: the order above, reversed.
-        hand_off();
-        drop(driver);
-        return;
+    if broken::HAND_OFF_BEFORE_RELEASE {
+        return broken::hand_off_then_release(driver);
     }
     drop(driver);
     hand_off();
 }
 
-/// One turn of the reactor by the thread that holds the driver lock.
-///
-/// The `bureau_loom_broken` arms are deliberate bugs for the loom models to
-/// catch (`reactor/tests/loom_parker.rs`); a normal build compiles them away.
+/// One turn of the reactor by the thread that holds the driver lock: waits
+/// in the poller until `deadline`, or not at all if an unpark is pending.
 fn drive(reactor: &Reactor, driver: &mut Driver, inner: &Inner, deadline: Option<Instant>) {
-    let notified = if cfg!(bureau_loom_broken = "parker_drive_overwrites_notified") {
-        // Broken: an unpark since `take_notification` is overwritten.
-        inner.state.store(PARKED_REACTOR, Ordering::Release);
-        false
+    let wait = if enter_poller(inner) {
+        time_left(deadline)
     } else {
-        inner
-            .state
-            .compare_exchange(EMPTY, PARKED_REACTOR, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-    };
-    let wait = if notified {
         Some(Duration::ZERO)
-    } else if cfg!(bureau_loom_broken = "parker_wait_ignores_deadline") {
-        // Broken: a non-blocking turn waits for good.
-        None
-    } else {
-        deadline.map(|d| d.saturating_duration_since(Instant::now()))
     };
-    // Back to EMPTY before waking anyone, so wakes of our own tasks cost no
-    // notify.
-    reactor.turn(driver, wait, || {
-        if !cfg!(bureau_loom_broken = "parker_empty_after_wakes") {
-            inner.state.store(EMPTY, Ordering::Release);
-        }
-    });
-    if cfg!(bureau_loom_broken = "parker_empty_after_wakes") {
-        // Broken: our own wakes found us in the poller and notified it.
-        inner.state.store(EMPTY, Ordering::Release);
+    // Back to RUNNING before waking anyone, so wakes of our own tasks cost
+    // no notify.
+    reactor.turn(driver, wait, || leave_poller(inner));
+    if broken::RUNNING_AFTER_WAKES {
+        broken::leave_poller(inner);
     }
 }
 
-/// Sleeps on the thread parker until unparked or `deadline`; returns
+/// Marks this thread asleep in the poller, so that an unpark notifies the
+/// reactor; returns `false`, leaving the state `UNPARKED`, if an unpark
+/// came since [`take_unpark`] (then the turn must not block).
+fn enter_poller(inner: &Inner) -> bool {
+    if broken::DRIVE_OVERWRITES_UNPARK {
+        return broken::enter_poller(inner);
+    }
+    match inner.state.compare_exchange(
+        RUNNING,
+        ASLEEP_IN_POLLER,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => true,
+        Err(state) => {
+            debug_assert_eq!(state, UNPARKED, "bureau: parker asleep twice");
+            false
+        }
+    }
+}
+
+/// How long a turn may wait to return by `deadline` (`None`: no limit).
+fn time_left(deadline: Option<Instant>) -> Option<Duration> {
+    if broken::WAIT_IGNORES_DEADLINE {
+        return None;
+    }
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// Marks this thread running again after its wait in the poller (and
+/// consumes any unpark that ended it).
+fn leave_poller(inner: &Inner) {
+    if broken::RUNNING_AFTER_WAKES {
+        return;
+    }
+    inner.state.store(RUNNING, Ordering::Release);
+}
+
+/// Sleeps in `std::thread::park` until unparked or `deadline`; returns
 /// whether the park is over (unparked or timed out) rather than spurious or
 /// a hand-over of the driver role.
 fn sleep_on_thread(inner: &Inner, deadline: Option<Instant>) -> bool {
-    if inner
-        .state
-        .compare_exchange(EMPTY, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        inner.state.store(EMPTY, Ordering::Release);
+    if let Err(state) = inner.state.compare_exchange(
+        RUNNING,
+        ASLEEP_ON_THREAD,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        debug_assert_eq!(state, UNPARKED, "bureau: parker asleep twice");
+        inner.state.store(RUNNING, Ordering::Release);
         return true;
     }
     match deadline {
         None => thread::park(),
         Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
     }
-    let was = inner.state.swap(EMPTY, Ordering::AcqRel);
-    was == NOTIFIED || deadline.is_some_and(|d| Instant::now() >= d)
+    let was = inner.state.swap(RUNNING, Ordering::AcqRel);
+    debug_assert!(
+        was == ASLEEP_ON_THREAD || was == UNPARKED,
+        "bureau: parker in state {was} after sleeping on its thread"
+    );
+    was == UNPARKED || deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 /// Consumes a pending unpark, if any.
-fn take_notification(inner: &Inner) -> bool {
+fn take_unpark(inner: &Inner) -> bool {
     inner
         .state
-        .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(UNPARKED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
 }
 
 /// Adds this thread to the would-be drivers (before it tries the driver
 /// lock again, so that a driver leaving after a failed try sees it).
 fn join(inner: &Arc<Inner>) {
-    let mut c = lock(&CANDIDATES);
+    let mut c = lock_modelled(&CANDIDATES);
     inner.handed.store(false, Ordering::Relaxed);
     if !c.iter().any(|x| Arc::ptr_eq(x, inner)) {
         c.push(inner.clone());
@@ -338,7 +366,7 @@ fn join(inner: &Arc<Inner>) {
 /// Removes this thread from the would-be drivers; returns whether it had
 /// been chosen to drive.
 fn withdraw(inner: &Arc<Inner>) -> bool {
-    let mut c = lock(&CANDIDATES);
+    let mut c = lock_modelled(&CANDIDATES);
     c.retain(|x| !Arc::ptr_eq(x, inner));
     CANDIDATE_COUNT.store(c.len(), Ordering::SeqCst);
     inner.handed.swap(false, Ordering::Relaxed)
@@ -362,7 +390,7 @@ fn hand_off() {
         return;
     }
     let next = {
-        let mut c = lock(&CANDIDATES);
+        let mut c = lock_modelled(&CANDIDATES);
         let next = c.pop();
         CANDIDATE_COUNT.store(c.len(), Ordering::SeqCst);
         if let Some(n) = &next {
@@ -400,13 +428,44 @@ pub(crate) fn ensure_driver() {
     }
 }
 
-/// Starts a named thread of the reactor's own (the helper that drives the
-/// reactor, or a timer's sleeper). Not generic: the two callers share one
-/// copy of std's thread-spawning code instead of one each, some 3 KiB of
-/// every binary that links the reactor.
-pub(crate) fn spawn_thread(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .map(drop)
+/// The deliberately broken variants that the loom models must catch
+/// (`reactor/tests/loom_parker.rs`, run by `.ci/run`), one per
+/// `bureau_loom_broken` value. Each flag is `false` in a normal build, so
+/// the sound code above calls none of these.
+mod broken {
+    use super::{ASLEEP_IN_POLLER, Inner, RUNNING, hand_off};
+    use crate::sync::Ordering;
+
+    /// `parker_hand_off_before_release`.
+    pub(super) const HAND_OFF_BEFORE_RELEASE: bool =
+        cfg!(bureau_loom_broken = "parker_hand_off_before_release");
+    /// `parker_drive_overwrites_notified`.
+    pub(super) const DRIVE_OVERWRITES_UNPARK: bool =
+        cfg!(bureau_loom_broken = "parker_drive_overwrites_notified");
+    /// `parker_wait_ignores_deadline`: a non-blocking turn waits for good.
+    pub(super) const WAIT_IGNORES_DEADLINE: bool =
+        cfg!(bureau_loom_broken = "parker_wait_ignores_deadline");
+    /// `parker_empty_after_wakes`: the driver marks itself running only
+    /// after the turn's wakes, so its own wakes find it in the poller and
+    /// notify it.
+    pub(super) const RUNNING_AFTER_WAKES: bool =
+        cfg!(bureau_loom_broken = "parker_empty_after_wakes");
+
+    /// `release` in the wrong order: the thread woken to drive may find the
+    /// driver lock still held, go back to sleep, and be left there.
+    pub(super) fn hand_off_then_release<D>(driver: D) {
+        hand_off();
+        drop(driver);
+    }
+
+    /// `enter_poller` by a store: an unpark since `take_unpark` is lost.
+    pub(super) fn enter_poller(inner: &Inner) -> bool {
+        inner.state.store(ASLEEP_IN_POLLER, Ordering::Release);
+        true
+    }
+
+    /// `leave_poller` after the turn's wakes.
+    pub(super) fn leave_poller(inner: &Inner) {
+        inner.state.store(RUNNING, Ordering::Release);
+    }
 }

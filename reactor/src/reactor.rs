@@ -18,7 +18,7 @@
 //! Who may wait in the poller, and when, is decided in `parker.rs`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use polling::{Events, Poller};
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 
-use crate::source::{READ, Source, WRITE, lock};
+use crate::source::{READ, Source, WRITE};
+use crate::sync::lock;
 use crate::timer_queue::{TimerId, TimerQueue};
 
 /// Counts of the reactor's syscalls since the process started, for tests and
@@ -254,7 +255,7 @@ impl Reactor {
         let source = {
             let mut slab = lock(&self.sources);
             let key = slab.alloc();
-            let source = Arc::new(Source::new(fd.as_raw_fd(), key, byte_stream));
+            let source = Arc::new(Source::new(key, byte_stream));
             slab.entries[key & SLOT_MASK] = Some(source.clone());
             source
         };
@@ -700,15 +701,15 @@ pub(crate) mod tests {
             assert!(held.len() < 10_000, "the old slot never came back");
         };
         assert_ne!(new.key, old_key);
-        new.clear_readiness(READ, new.ready_tick(READ).unwrap());
+        new.clear_readiness(READ, new.ready_state(READ).unwrap());
         let mut wakers = Vec::new();
         r.dispatch([(old_key, true, false, false)].into_iter(), &mut wakers);
         assert!(
-            new.ready_tick(READ).is_none(),
+            new.ready_state(READ).is_none(),
             "a stale event made it ready"
         );
         r.dispatch([(new.key, true, false, false)].into_iter(), &mut wakers);
-        assert!(new.ready_tick(READ).is_some());
+        assert!(new.ready_state(READ).is_some());
         r.remove_io(&new, b.as_fd()).unwrap();
         for (s, c, _d) in held {
             r.remove_io(&s, c.as_fd()).unwrap();

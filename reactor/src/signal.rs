@@ -64,7 +64,7 @@ use rustix::event::{EventfdFlags, eventfd};
 
 use crate::parker::ensure_driver;
 use crate::reactor::{Reactor, wake_caught};
-use crate::source::lock;
+use crate::sync::lock;
 
 /// A signal that a program may listen for.
 ///

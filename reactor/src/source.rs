@@ -4,10 +4,11 @@
 //! This module must never make a syscall: it only records what the reactor
 //! learnt from `Poller::wait` and hands wakers back to be woken.
 
-use std::os::fd::RawFd;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+use crate::sync::lock;
 
 /// Index of the read direction in [`Source::dirs`].
 pub(crate) const READ: usize = 0;
@@ -33,12 +34,10 @@ const TICK: u64 = 4;
 /// what only listeners need lives in `listener.rs`, and a direction's
 /// waiters allocate nothing until a readiness future waits.
 pub(crate) struct Source {
-    /// The raw descriptor, kept to deregister it.
-    pub(crate) fd: RawFd,
     /// For listeners: whether `listener.rs` holds a spare descriptor for
     /// this source in its table (changed only under that table's lock), so
     /// that deregistering any other source need not look there. It sits in
-    /// what would otherwise be padding after `fd`.
+    /// what would otherwise be padding.
     pub(crate) has_spare: AtomicBool,
     /// Whether this is a TCP or Unix stream socket, where a read returns as
     /// many bytes as are buffered, up to the buffer's size: only then does
@@ -55,7 +54,6 @@ pub(crate) struct Source {
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
-            .field("fd", &self.fd)
             .field("key", &self.key)
             .finish_non_exhaustive()
     }
@@ -81,7 +79,7 @@ struct Direction {
 #[derive(Default)]
 struct Waiters {
     /// The waker of `poll_read`/`poll_write`-style calls (one per direction).
-    poller: Option<Waker>,
+    poll_waker: Option<Waker>,
     /// The slots of `readable()`/`read_with`-style futures (any number).
     futures: Option<Box<Slots>>,
 }
@@ -98,14 +96,13 @@ struct Slots {
 impl Source {
     /// A source that starts out ready in both directions: the first operation
     /// is tried, and a `WouldBlock` then waits for the kernel's first edge.
-    pub(crate) fn new(fd: RawFd, key: usize, byte_stream: bool) -> Source {
+    pub(crate) fn new(key: usize, byte_stream: bool) -> Source {
         let dir = || Direction {
             state: AtomicU64::new(READY),
             reported: AtomicU64::new(READY),
             wakers: Mutex::new(Waiters::default()),
         };
         Source {
-            fd,
             has_spare: AtomicBool::new(false),
             byte_stream,
             key,
@@ -113,8 +110,10 @@ impl Source {
         }
     }
 
-    /// `Some(tick)` if `dir` is ready, `None` if it waits for an edge.
-    pub(crate) fn ready_tick(&self, dir: usize) -> Option<u64> {
+    /// `Some(state)`, the direction's whole state word (tick and flags, to
+    /// give back to [`Self::clear_readiness`] or [`Self::drainable`]), if
+    /// `dir` is ready; `None` if it waits for an edge.
+    pub(crate) fn ready_state(&self, dir: usize) -> Option<u64> {
         let state = self.dirs[dir].state.load(Ordering::Acquire);
         (state & READY != 0).then_some(state)
     }
@@ -133,21 +132,21 @@ impl Source {
         self.dirs[dir].reported.store(state, Ordering::Relaxed);
     }
 
-    /// Forgets the readiness of `dir`, unless an edge arrived after `tick`
+    /// Forgets the readiness of `dir`, unless an edge arrived after `state`
     /// was read (then the newer readiness stands and nothing is lost).
-    pub(crate) fn clear_readiness(&self, dir: usize, tick: u64) {
+    pub(crate) fn clear_readiness(&self, dir: usize, state: u64) {
         let _ = self.dirs[dir].state.compare_exchange(
-            tick,
-            tick & !READY,
+            state,
+            state & !READY,
             Ordering::AcqRel,
             Ordering::Acquire,
         );
     }
 
-    /// Whether the edge of `tick` allows clearing the readiness after a
+    /// Whether the edge of `state` allows clearing the readiness after a
     /// short read (see [`DRAINABLE`]).
-    pub(crate) fn drainable(tick: u64) -> bool {
-        tick & DRAINABLE != 0
+    pub(crate) fn drainable(state: u64) -> bool {
+        state & DRAINABLE != 0
     }
 
     /// Records an edge in `dir` and moves its wakers into `out`;
@@ -161,7 +160,7 @@ impl Source {
             })
             .ok();
         let mut w = lock(&d.wakers);
-        out.extend(w.poller.take());
+        out.extend(w.poll_waker.take());
         if let Some(slots) = &mut w.futures {
             out.extend(slots.wakers.iter_mut().filter_map(Option::take));
         }
@@ -170,16 +169,16 @@ impl Source {
     /// Poll-style wait for readiness in `dir`, using the direction's single
     /// `poll_*` waker slot.
     pub(crate) fn poll_ready(&self, dir: usize, cx: &mut Context<'_>) -> Poll<()> {
-        if self.ready_tick(dir).is_some() {
+        if self.ready_state(dir).is_some() {
             return Poll::Ready(());
         }
         let mut w = lock(&self.dirs[dir].wakers);
         // Checked again under the lock: `set_ready` marks the state before it
         // takes this lock, so either we see the mark or it sees our waker.
-        if self.ready_tick(dir).is_some() {
+        if self.ready_state(dir).is_some() {
             return Poll::Ready(());
         }
-        match &mut w.poller {
+        match &mut w.poll_waker {
             Some(old) if old.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
@@ -194,11 +193,11 @@ impl Source {
         slot: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        if self.ready_tick(dir).is_some() {
+        if self.ready_state(dir).is_some() {
             return Poll::Ready(());
         }
         let mut w = lock(&self.dirs[dir].wakers);
-        if self.ready_tick(dir).is_some() {
+        if self.ready_state(dir).is_some() {
             return Poll::Ready(());
         }
         let slots = w.futures.get_or_insert_default();
@@ -233,19 +232,12 @@ impl Source {
     }
 }
 
-/// Locks `m`, ignoring poisoning: the data guarded here stays consistent
-/// even if a waker panicked while it was held.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// One `Source` per socket: at 10,000 connections every byte here is
-    /// 10 KB of RSS (it was 200 bytes while every source carried the
-    /// listeners' spare descriptor and two `Vec`s per direction).
+    /// 10 KB of RSS, so what only some sources need lives elsewhere.
     #[test]
     fn a_source_stays_small() {
         let size = std::mem::size_of::<Source>();
@@ -269,8 +261,8 @@ mod tests {
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
-        let source = Source::new(-1, 0, false);
-        source.clear_readiness(READ, source.ready_tick(READ).unwrap());
+        let source = Source::new(0, false);
+        source.clear_readiness(READ, source.ready_state(READ).unwrap());
         assert!(source.poll_ready(READ, &mut cx).is_pending());
         let (mut a, mut b, mut c) = (None, None, None);
         assert!(source.poll_ready_slot(READ, &mut a, &mut cx).is_pending());

@@ -1,7 +1,17 @@
-//! The synchronisation primitives the parker's cross-thread state is built
-//! from: std's in a normal build, loom's under `--cfg loom`, so that the loom
-//! models (`reactor/tests/loom_parker.rs`) check `parker.rs` itself and not a
-//! copy of it.
+//! The reactor's synchronisation layer: which primitives each file is built
+//! from, the lock helpers, and the thread shims.
+//!
+//! Under `--cfg loom` the models in `reactor/tests/loom_parker.rs` check
+//! `parker.rs` itself, not a copy of it: the parker's cross-thread state
+//! (and the stand-in reactor of `loom_reactor.rs` it drives) takes its
+//! `Arc`, atomics, `Mutex` and threads from here, which are loom's under
+//! loom and std's otherwise, and locks them with [`lock_modelled`].
+//!
+//! Every other file uses std's primitives on purpose, loom or not, and locks
+//! with [`lock`]: `source.rs` (readiness and wakers), `reactor.rs` (the
+//! source table, the driver lock), `timers.rs`, `listener.rs`, `signal.rs`
+//! and `timer.rs` are not modelled (their protocols are tested by running
+//! them), and the helper threads [`spawn_thread`] starts are real threads.
 //!
 //! This module must never hold logic of its own beyond picking the
 //! implementation (and, under loom, standing in for the passing of time).
@@ -11,7 +21,7 @@ use std::sync::PoisonError;
 #[cfg(not(loom))]
 pub(crate) use std::{
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence},
     },
     thread, thread_local,
@@ -32,12 +42,34 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{Thread, current, park};
 
     /// loom has no clock: a timed park returns at once, as if its timeout had
-    /// passed, which the thread parker's contract allows.
+    /// passed, which `std::thread::park_timeout`'s contract allows.
     pub(crate) fn park_timeout(_timeout: std::time::Duration) {}
 }
 
-/// Locks `mutex`. Nothing panics while the parker's locks are held, so a
-/// poisoned lock still guards consistent data and is used as it is.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks a std `mutex`, ignoring poisoning: nothing the reactor guards is
+/// left half-written by a panic (the wakers a panic may come from are woken
+/// after their lock is let go), so a poisoned lock still guards consistent
+/// data and is used as it is.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] for the parker's modelled mutexes: loom's under loom.
+#[cfg(loom)]
+pub(crate) fn lock_modelled<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] for the parker's modelled mutexes: std's outside loom.
+#[cfg(not(loom))]
+pub(crate) use lock as lock_modelled;
+
+/// Starts a named thread of the reactor's own (the helper that drives the
+/// reactor, or a timer's sleeper). Not generic, so the callers share one
+/// copy of std's thread-spawning code.
+pub(crate) fn spawn_thread(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
 }

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use futures_lite::Stream;
 
 use crate::clock;
-use crate::parker::{ensure_driver, spawn_thread};
+use crate::parker::ensure_driver;
+use crate::sync::spawn_thread;
 use crate::reactor::{Reactor, wake_caught};
-use crate::source::lock;
+use crate::sync::lock;
 use crate::timer_queue::TimerId;
 
 /// Fires at a deadline (once) or at every period (an interval). A

@@ -123,7 +123,7 @@ fn remote_unpark_ends_the_park() {
 }
 
 /// Model (b): two threads park at once; one drives, the other waits as a
-/// would-be driver on its thread parker. A third thread unparks the first,
+/// would-be driver in `thread::park`. A third thread unparks the first,
 /// then reports an I/O event for the second (which only a driver can
 /// receive, so the first may be gone before it exists). Whichever drove, both parks end: a driver that returns and stops
 /// parking hands the role over, and no thread is left asleep while an
@@ -178,7 +178,7 @@ fn a_non_blocking_park_never_blocks() {
 }
 
 /// Model (c'): the driver's own wakes cost no `Poller::notify`: the parker
-/// is back to `EMPTY` before its turn wakes anything, so a waker that
+/// is back to `RUNNING` before its turn wakes anything, so a waker that
 /// unparks the driving thread itself finds it awake.
 #[test]
 fn the_drivers_own_wakes_cost_no_notify() {
