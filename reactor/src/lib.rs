@@ -34,6 +34,7 @@ mod sync;
 mod tcp;
 mod timer;
 mod timer_queue;
+mod timers;
 mod udp;
 mod unix;
 

@@ -1,6 +1,7 @@
 //! The process-wide reactor: one `polling::Poller`, the table of registered
-//! sources, the timer queue, and one "turn" that waits in the kernel and
-//! wakes whatever became ready.
+//! sources, and one "turn" that waits in the kernel and wakes whatever
+//! became ready. The timers it fires are `timers.rs`'s: the turn calls it
+//! before and after its wait.
 //!
 //! `polling` owns the epoll instance and the timerfd of timed waits. Three
 //! things go to that epoll descriptor directly, because `polling` cannot
@@ -29,7 +30,7 @@ use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 
 use crate::source::{READ, Source, WRITE};
 use crate::sync::lock;
-use crate::timer_queue::{TimerId, TimerQueue};
+use crate::timers::Timers;
 
 /// Counts of the reactor's syscalls since the process started, for tests and
 /// for judging the cost model.
@@ -109,17 +110,11 @@ pub(crate) struct Reactor {
     /// Registered sources by key.
     sources: Mutex<Slab>,
     /// Pending timers and what the driver currently waits for.
-    timers: Mutex<Timers>,
+    pub(crate) timers: Timers,
     /// Held by the thread that drives the reactor (the one allowed to wait in
     /// the poller); the event and waker buffers come with it.
     driver: Mutex<Driver>,
     counters: Counters,
-    /// When the reactor was created: the origin of `expired_through`.
-    base: Instant,
-    /// Every timer due at or before `base` + this many nanoseconds has been
-    /// taken out of the queue (written under the timers lock), so a timer
-    /// that fired for such a deadline has nothing left to remove.
-    expired_through: AtomicU64,
 }
 
 /// What the driver reuses from turn to turn, so a turn allocates nothing.
@@ -195,15 +190,6 @@ impl Slab {
     }
 }
 
-/// The pending timers, and whether the driver waits for one.
-#[derive(Default)]
-struct Timers {
-    queue: TimerQueue,
-    /// Whether the driver waits in the poller, and until when at most.
-    /// A timer inserted with an earlier deadline must interrupt it.
-    waiting: Option<Option<Instant>>,
-}
-
 impl Reactor {
     /// The reactor, created on first use; the error if the kernel refuses
     /// its poller (say, the process is out of descriptors).
@@ -221,7 +207,7 @@ impl Reactor {
             poller,
             waker,
             sources: Mutex::new(Slab::default()),
-            timers: Mutex::new(Timers::default()),
+            timers: Timers::new(),
             driver: Mutex::new(Driver {
                 events: Events::new(),
                 raw: RawEvents(Vec::with_capacity(RAW_EVENTS)),
@@ -229,8 +215,6 @@ impl Reactor {
                 timer_wakers: Vec::new(),
             }),
             counters: Counters::default(),
-            base: Instant::now(),
-            expired_through: AtomicU64::new(0),
         }))
     }
 
@@ -317,56 +301,6 @@ impl Reactor {
         }
     }
 
-    /// Adds a timer; returns its id and the timer's own copy of `waker`.
-    /// Interrupts the driver if it waits for a later deadline than `when`.
-    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> (TimerId, Waker) {
-        let mut t = lock(&self.timers);
-        let (id, theirs) = t.queue.insert(when, waker);
-        let interrupt = match t.waiting {
-            Some(until) => until.is_none_or(|until| when < until),
-            None => false,
-        };
-        if interrupt {
-            // Set so that a second early timer does not notify again.
-            t.waiting = Some(Some(when));
-            drop(t);
-            self.notify();
-        }
-        (id, theirs)
-    }
-
-    /// Replaces the waker of a pending timer. Returns `false` if the timer
-    /// has fired (or was cancelled) already: then its old waker was woken,
-    /// not `waker`.
-    pub(crate) fn update_timer(&self, id: TimerId, waker: &Waker) -> bool {
-        let old = lock(&self.timers).queue.update(id, waker);
-        old.is_some()
-    }
-
-    /// Moves a timer to a new deadline and keeps its waker: cancels `id` (it
-    /// may already have fired) and inserts the timer again for `when`, as
-    /// [`Reactor::insert_timer`] does.
-    pub(crate) fn reinsert_timer(
-        &self,
-        id: TimerId,
-        theirs: Waker,
-        when: Instant,
-    ) -> (TimerId, Waker) {
-        // Cancelled first, so both copies become the queue's spare and the
-        // insert takes them back instead of cloning the waker twice.
-        let waker = theirs.clone();
-        self.remove_timer(id, theirs);
-        self.insert_timer(when, &waker)
-    }
-
-    /// Cancels a timer (it may already have fired), given back the timer's
-    /// copy of its waker. The wakers the queue hands back are dropped after
-    /// the lock is released.
-    pub(crate) fn remove_timer(&self, id: TimerId, theirs: Waker) {
-        let wakers = lock(&self.timers).queue.cancel(id, theirs);
-        drop(wakers);
-    }
-
     /// Interrupts the current (or next) wait in the poller.
     pub(crate) fn notify(&self) {
         self.counters.notifies.fetch_add(1, Ordering::Relaxed);
@@ -412,22 +346,8 @@ impl Reactor {
             timer_wakers,
         } = driver;
         let start = Instant::now();
-        let mut deadline = timeout.and_then(|t| start.checked_add(t));
-        // Dropped after the lock is released, before the wait.
-        let spare;
-        {
-            let mut t = lock(&self.timers);
-            spare = t.queue.take_spare();
-            self.take_expired(&mut t, start, timer_wakers);
-            if !timer_wakers.is_empty() {
-                deadline = Some(start);
-            }
-            if let Some(next) = t.queue.next_deadline() {
-                deadline = Some(deadline.map_or(next, |d| d.min(next)));
-            }
-            t.waiting = Some(deadline);
-        }
-        drop(spare);
+        let deadline = timeout.and_then(|t| start.checked_add(t));
+        let deadline = self.timers.before_wait(start, deadline, timer_wakers);
         events.clear();
         let raw = &mut raw.0;
         raw.clear();
@@ -462,12 +382,7 @@ impl Reactor {
             // events empty; the callers' loops come back, so it is not fatal.
             let _ = self.poller.wait(events, timeout);
         }
-        let now = Instant::now();
-        {
-            let mut t = lock(&self.timers);
-            t.waiting = None;
-            self.take_expired(&mut t, now, timer_wakers);
-        }
+        self.timers.after_wait(Instant::now(), timer_wakers);
         after_wait();
         let mut signalled = false;
         if !raw.is_empty() {
@@ -529,29 +444,6 @@ impl Reactor {
         }
         signalled
     }
-
-    /// Moves the wakers of every timer due at `now` into `out`, and records
-    /// that the queue holds nothing due by `now` any more.
-    fn take_expired(&self, t: &mut Timers, now: Instant, out: &mut Vec<Waker>) {
-        // Only a timer this took out will ask `timer_expired`, so a turn
-        // that took none (the usual I/O turn) has nothing to record.
-        if t.queue.take_expired(now, out) {
-            let through = nanos(now.saturating_duration_since(self.base));
-            self.expired_through.fetch_max(through, Ordering::Release);
-        }
-    }
-
-    /// Whether a timer registered for `when` was surely taken out of the
-    /// queue already (by the turn that woke it), so cancelling it needs no
-    /// lock. `false` means "maybe not": then cancel it.
-    ///
-    /// (A timer inserted just after a turn passed its deadline is due at
-    /// once; if it is cancelled by this test while still queued, the next
-    /// turn removes it and wakes its waker once, spuriously.)
-    pub(crate) fn timer_expired(&self, when: Instant) -> bool {
-        when.checked_duration_since(self.base)
-            .is_some_and(|d| nanos(d) <= self.expired_through.load(Ordering::Acquire))
-    }
 }
 
 /// Wakes `waker`; a panic in the wake is caught, so it does not stop the
@@ -603,11 +495,6 @@ fn raw_event(flags: epoll::EventFlags, key: usize) -> (usize, bool, bool, bool) 
     (key, readable, writable, drainable)
 }
 
-/// A duration in nanoseconds, saturating (u64 holds 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -631,50 +518,6 @@ pub(crate) mod tests {
         assert_eq!(after.registrations - before.registrations, 1);
         assert_eq!(after.modifies - before.modifies, 1);
         assert_eq!(after.deregistrations - before.deregistrations, 1);
-    }
-
-    #[test]
-    fn a_turn_records_that_it_took_a_timer_out() {
-        let r = Reactor::try_get().unwrap();
-        let when = Instant::now() + Duration::from_millis(2);
-        let (id, _) = r.insert_timer(when, Waker::noop());
-        assert!(!r.timer_expired(when));
-        let start = Instant::now();
-        while !r.timer_expired(when) {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "no turn fired it"
-            );
-            if let Some(mut d) = r.try_drive() {
-                r.turn(&mut d, Some(Duration::from_millis(10)), || {});
-            }
-        }
-        assert!(!lock(&r.timers).queue.is_pending(id), "still queued");
-        assert!(r.timer_expired(when - Duration::from_millis(1)));
-    }
-
-    #[test]
-    fn a_cancelled_timers_waker_is_dropped_by_the_next_turn() {
-        struct Count;
-        impl std::task::Wake for Count {
-            fn wake(self: Arc<Self>) {}
-        }
-        let r = Reactor::try_get().unwrap();
-        let count = Arc::new(Count);
-        let waker = Waker::from(count.clone());
-        let (id, theirs) = r.insert_timer(Instant::now() + Duration::from_secs(60), &waker);
-        r.remove_timer(id, theirs);
-        drop(waker);
-        let start = Instant::now();
-        loop {
-            assert!(start.elapsed() < Duration::from_secs(10), "no turn");
-            if let Some(mut d) = r.try_drive() {
-                r.turn(&mut d, Some(Duration::ZERO), || {});
-                break;
-            }
-            std::thread::yield_now();
-        }
-        assert_eq!(Arc::strong_count(&count), 1, "a copy of the waker is kept");
     }
 
     #[test]

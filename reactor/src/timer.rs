@@ -15,9 +15,9 @@ use futures_lite::Stream;
 
 use crate::clock;
 use crate::parker::ensure_driver;
-use crate::sync::spawn_thread;
 use crate::reactor::{Reactor, wake_caught};
 use crate::sync::lock;
+use crate::sync::spawn_thread;
 use crate::timer_queue::TimerId;
 
 /// Fires at a deadline (once) or at every period (an interval). A
@@ -219,7 +219,7 @@ impl Timer {
             // A registration in the reactor means the reactor exists.
             Some(Registration::Reactor(id, theirs)) => {
                 self.registration = Reactor::existing().map(|r| {
-                    let (id, theirs) = r.reinsert_timer(id, theirs, when);
+                    let (id, theirs) = r.timers.reinsert(id, theirs, when, || r.notify());
                     Registration::Reactor(id, theirs)
                 });
             }
@@ -238,7 +238,7 @@ impl Timer {
     fn deregister(&mut self) {
         if let Some(Registration::Reactor(id, waker)) = self.registration.take() {
             if let Some(r) = Reactor::existing() {
-                r.remove_timer(id, waker);
+                r.timers.remove(id, waker);
             }
         }
     }
@@ -263,7 +263,7 @@ impl Stream for Timer {
         // lock and no removal. The fine clock costs as much as the rest of
         // a poll.
         let taken = matches!(this.registration, Some(Registration::Reactor(..)))
-            && Reactor::existing().is_some_and(|r| r.timer_expired(when));
+            && Reactor::existing().is_some_and(|r| r.timers.expired(when));
         // A deadline well ahead is known to be pending without the fine
         // clock either (`clock`). Only for a timer not registered yet: a
         // registered one may have been fired by the driver, and a wrong
@@ -287,7 +287,7 @@ impl Stream for Timer {
             Some(Registration::Reactor(id, w)) => {
                 if !w.will_wake(cx.waker()) {
                     if let Some(r) = Reactor::existing() {
-                        if !r.update_timer(*id, cx.waker()) {
+                        if !r.timers.update(*id, cx.waker()) {
                             // The driver fired the timer since the clock was
                             // read above, and woke the old waker: wake this
                             // one, whose poll then sees the deadline passed.
@@ -317,7 +317,7 @@ impl Stream for Timer {
 /// not even a thread could be started: the next poll tries again.
 fn register(when: Instant, waker: &Waker) -> Option<Registration> {
     if let Ok(r) = Reactor::try_get() {
-        let (id, ours) = r.insert_timer(when, waker);
+        let (id, ours) = r.timers.insert(when, waker, || r.notify());
         return Some(Registration::Reactor(id, ours));
     }
     sleep_on_thread(when, waker)
