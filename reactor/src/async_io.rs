@@ -334,49 +334,6 @@ impl<T: AsFd> Async<T> {
         io_with(&self.source, dir, || op(self.get_ref())).await
     }
 
-    /// Poll-style `read_with`/`write_with`, used by `AsyncRead` and
-    /// `AsyncWrite`. Takes the handle apart from `self` so `op` may use it
-    /// through `&mut`.
-    ///
-    /// `short` tells, from the result and the tick it was tried at, whether
-    /// a successful result proves the kernel's buffer ran out: then the
-    /// readiness is cleared (unless a newer edge came, which the tick
-    /// tells), so the next call waits for the kernel's edge instead of
-    /// paying for a syscall that fails with `WouldBlock`. Writes pass
-    /// "fewer bytes than offered" (the send buffer is full). Reads pass
-    /// "fewer bytes than asked for, from a stream socket, on an edge that
-    /// showed no shutdown" ([`short_read`]): sockets are registered with
-    /// `EPOLLRDHUP`, so a FIN that came with the last data is seen on the
-    /// edge itself, and one that comes later brings an edge of its own.
-    fn poll_io<R>(
-        source: &Source,
-        dir: usize,
-        cx: &mut Context<'_>,
-        mut op: impl FnMut() -> io::Result<R>,
-        short: impl Fn(&R, u64) -> bool,
-    ) -> Poll<io::Result<R>> {
-        bureau_coop::poll_budgeted(cx, |cx| {
-            loop {
-                let Some(tick) = source.ready_state(dir) else {
-                    ready!(poll_dir(source, dir, cx));
-                    continue;
-                };
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        source.clear_readiness(dir, tick)
-                    }
-                    Ok(r) => {
-                        if short(&r, tick) {
-                            source.clear_readiness(dir, tick);
-                        }
-                        return Poll::Ready(Ok(r));
-                    }
-                    res => return Poll::Ready(res),
-                }
-            }
-        })
-    }
-
     /// Splits `self` into its registration and its handle.
     fn parts(&mut self) -> (&Source, &mut T) {
         let io = self
@@ -429,7 +386,14 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
         let short = short_read(source, buf.len());
-        Self::poll_io(source, READ, cx, || io.read(buf), short)
+        poll_io(
+            source,
+            READ,
+            cx,
+            wait_dir(source, READ),
+            |_| io.read(buf),
+            short,
+        )
     }
 }
 
@@ -444,8 +408,16 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        let short = short_read(&this.source, buf.len());
-        Async::<T>::poll_io(&this.source, READ, cx, || io.read(buf), short)
+        let source = &this.source;
+        let short = short_read(source, buf.len());
+        poll_io(
+            source,
+            READ,
+            cx,
+            wait_dir(source, READ),
+            |_| io.read(buf),
+            short,
+        )
     }
 }
 
@@ -456,12 +428,27 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.write(buf), |&n, _| n < buf.len())
+        let full = |&n: &usize, _| n < buf.len();
+        poll_io(
+            source,
+            WRITE,
+            cx,
+            wait_dir(source, WRITE),
+            |_| io.write(buf),
+            full,
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (source, io) = self.get_mut().parts();
-        Self::poll_io(source, WRITE, cx, || io.flush(), |_, _| false)
+        poll_io(
+            source,
+            WRITE,
+            cx,
+            wait_dir(source, WRITE),
+            |_| io.flush(),
+            never_drained,
+        )
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -479,20 +466,29 @@ where
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
-        let mut io = this.get_ref();
-        Async::<T>::poll_io(
-            &this.source,
+        let (source, mut io) = (&this.source, this.get_ref());
+        let full = |&n: &usize, _| n < buf.len();
+        poll_io(
+            source,
             WRITE,
             cx,
-            || io.write(buf),
-            |&n, _| n < buf.len(),
+            wait_dir(source, WRITE),
+            |_| io.write(buf),
+            full,
         )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this: &Async<T> = self.get_mut();
-        let mut io = this.get_ref();
-        Async::<T>::poll_io(&this.source, WRITE, cx, || io.flush(), |_, _| false)
+        let (source, mut io) = (&this.source, this.get_ref());
+        poll_io(
+            source,
+            WRITE,
+            cx,
+            wait_dir(source, WRITE),
+            |_| io.flush(),
+            never_drained,
+        )
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -500,11 +496,8 @@ where
     }
 }
 
-/// The loop behind `read_with`/`write_with` and their `_mut` twins: try
-/// `op` while `dir` of `source` is ready; on `WouldBlock` clear the
-/// readiness (unless a newer edge came) and wait. Completing spends one
-/// operation of the task's cooperative budget (`bureau_coop`), as every
-/// readiness-driven operation here does.
+/// The loop behind `read_with`/`write_with` and their `_mut` twins: see
+/// [`poll_io`].
 async fn io_with<R>(
     source: &Source,
     dir: usize,
@@ -512,32 +505,85 @@ async fn io_with<R>(
 ) -> io::Result<R> {
     let mut waiter = Waiter::new(source, dir);
     futures_lite::future::poll_fn(|cx| {
-        bureau_coop::poll_budgeted(cx, |cx| {
-            loop {
-                let Some(tick) = source.ready_state(dir) else {
-                    ready!(waiter.poll(cx));
-                    continue;
-                };
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        source.clear_readiness(dir, tick)
-                    }
-                    res => return Poll::Ready(res),
-                }
-            }
-        })
+        poll_io(
+            source,
+            dir,
+            cx,
+            |cx| waiter.poll(cx),
+            |_| op(),
+            never_drained,
+        )
     })
     .await
 }
 
-/// The `short` test of reads from `source` into a buffer of `len` bytes:
-/// on a byte stream, fewer bytes than asked for prove the kernel's buffer
-/// ran out, but only an edge whose event showed no shutdown may be cleared
-/// on that proof (a FIN that came with the data gives no further edge; see
-/// `source::DRAINABLE`). On anything else, only `WouldBlock` proves it.
+/// Readiness caching, the one loop every readiness-driven operation goes
+/// through (`read_with`, `write_with`, `AsyncRead`, `AsyncWrite`, accept):
+/// while `dir` of `source` is ready, try `op` (given the direction's state
+/// word, see [`Source::ready_state`]); on `WouldBlock`, clear the readiness
+/// (unless a newer edge came, which the state word tells) and wait through
+/// `wait` for the kernel's next edge; any other result is returned.
+///
+/// `drained` tells, from a successful result and the state it was tried
+/// at, whether that result proves the kernel's buffer ran out: then the
+/// readiness is cleared as for `WouldBlock`, so the next call waits for
+/// the kernel's edge instead of paying for a syscall that fails. Writes
+/// pass "fewer bytes than offered" (the send buffer is full); reads pass
+/// [`short_read`]; the rest pass [`never_drained`].
+///
+/// Completing spends one unit of the task's cooperative budget
+/// (`bureau_coop`), so a task whose handle is always ready still yields.
+pub(crate) fn poll_io<R>(
+    source: &Source,
+    dir: usize,
+    cx: &mut Context<'_>,
+    mut wait: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    mut op: impl FnMut(u64) -> io::Result<R>,
+    drained: impl Fn(&R, u64) -> bool,
+) -> Poll<io::Result<R>> {
+    bureau_coop::poll_budgeted(cx, |cx| {
+        loop {
+            let Some(state) = source.ready_state(dir) else {
+                ready!(wait(cx));
+                continue;
+            };
+            match op(state) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    source.clear_readiness(dir, state)
+                }
+                Ok(r) => {
+                    if drained(&r, state) {
+                        source.clear_readiness(dir, state);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    })
+}
+
+/// The `drained` test of [`poll_io`] for results that prove nothing.
+pub(crate) fn never_drained<R>(_: &R, _: u64) -> bool {
+    false
+}
+
+/// The `drained` test of [`poll_io`] for reads from `source` into a buffer
+/// of `len` bytes: on a byte stream, fewer bytes than asked for prove the
+/// kernel's buffer ran out, but only an edge whose event showed no
+/// shutdown may be cleared on that proof. Sockets are registered with
+/// `EPOLLRDHUP`, so a FIN that came with the last data shows on the edge
+/// itself (and gives no further edge), and one that comes later brings an
+/// edge of its own (see `source::DRAINABLE`). On anything else, only
+/// `WouldBlock` proves it.
 fn short_read(source: &Source, len: usize) -> impl Fn(&usize, u64) -> bool {
     let byte_stream = source.byte_stream;
     move |&n, tick| byte_stream && n < len && Source::drainable(tick)
+}
+
+/// [`poll_dir`] on `dir` of `source`, as the `wait` of [`poll_io`].
+fn wait_dir(source: &Source, dir: usize) -> impl FnMut(&mut Context<'_>) -> Poll<()> + '_ {
+    move |cx| poll_dir(source, dir, cx)
 }
 
 /// Waits for readiness through the direction's single `poll_*` waker slot,
