@@ -281,3 +281,97 @@ fn no_poller_child() {
     println!("CHILD no poller: timer fired");
     println!("CHILD no poller: error {e}");
 }
+
+const NO_SPARE_ENV: &str = "BUREAU_EMFILE_NO_SPARE";
+
+#[test]
+fn out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later() {
+    if std::env::var_os(NO_SPARE_ENV).is_some() {
+        no_spare_child();
+        return;
+    }
+    bounded(60, || {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(NO_SPARE_ENV, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the child failed");
+        assert!(
+            stdout.contains("CHILD no spare: done"),
+            "the child did not check"
+        );
+    });
+}
+
+/// The child: a client waits in the backlog while every descriptor is
+/// taken, the listener's spare too, so `EMFILE` cannot shed the backlog.
+/// The accept loop must neither spin (one failed attempt per pause of
+/// `accept`, 100 ms) nor give up the client: once descriptors are free
+/// again, the next accept takes it, with no new connection to wake it.
+fn no_spare_child() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = Some(open as u64 + 40);
+    setrlimit(Resource::Nofile, lim).unwrap();
+
+    bureau::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Connected once the kernel queued it: a blocking connect to our
+        // own listener returns without an accept.
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"hello").unwrap();
+        let mut fillers = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            fillers.push(f);
+        }
+
+        let ticks = bureau::spawn(async {
+            let mut timer = Timer::interval(Duration::from_millis(10));
+            for _ in 0..30 {
+                timer.next().await;
+            }
+        });
+        let started = Instant::now();
+        let mut failed = 0u32;
+        let accepting = async {
+            loop {
+                match listener.accept().await {
+                    Err(e) if e.raw_os_error() == Some(24) => failed += 1,
+                    other => panic!("accept out of descriptors gave {other:?}"),
+                }
+            }
+        };
+        ticks.or(accepting).await;
+        let elapsed = started.elapsed();
+        // One attempt per pause, and the one the ticks ended during.
+        let most = 2 + (elapsed.as_millis() / 100) as u32;
+        assert!(
+            (1..=most).contains(&failed),
+            "{failed} failed accepts in {elapsed:?}: it spins"
+        );
+
+        drop(fillers);
+        let served = async {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"hello");
+        };
+        let gave_up = async {
+            Timer::after(Duration::from_secs(20)).await;
+            panic!("the queued client was never accepted");
+        };
+        served.or(gave_up).await;
+        println!("CHILD no spare: done: {failed} failed accepts in {elapsed:?}");
+    });
+}

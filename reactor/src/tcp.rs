@@ -38,9 +38,15 @@ impl Async<TcpListener> {
         Async::new(listener)
     }
 
-    /// Waits for a connection. When the process is out of descriptors it
-    /// returns `EMFILE`/`ENFILE` after closing the pending connections, so
-    /// calling it again waits rather than spins.
+    /// Waits for a connection.
+    ///
+    /// A loop that logs an error and calls `accept` again never spins:
+    /// out of descriptors, it returns `EMFILE`/`ENFILE` after closing the
+    /// pending connections (with a spare descriptor the listener keeps), so
+    /// the next call waits for a new connection; an error that would come
+    /// back at once if accept were tried again (`ENOMEM`, `ENOBUFS`, out of
+    /// descriptors with no spare...) is returned after a pause of 100 ms on
+    /// a timer. An aborted connection's error is returned at once.
     ///
     /// ```
     /// use std::net::{TcpListener, TcpStream};
@@ -62,7 +68,8 @@ impl Async<TcpListener> {
     }
 
     /// A stream of incoming connections; errors (such as `EMFILE`) are
-    /// yielded and the stream goes on.
+    /// yielded, as and when [`accept`](Self::accept) returns them, and the
+    /// stream goes on.
     ///
     /// ```
     /// use std::net::{TcpListener, TcpStream};

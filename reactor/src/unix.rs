@@ -55,8 +55,9 @@ impl Async<UnixListener> {
         Async::new(listener)
     }
 
-    /// Waits for a connection; see `Async<TcpListener>::accept` for what
-    /// happens when the process is out of descriptors.
+    /// Waits for a connection; see `Async<TcpListener>::accept` for which
+    /// errors it returns when, so that a loop that logs an error and calls
+    /// it again never spins.
     ///
     /// ```
     /// use std::os::unix::net::{UnixListener, UnixStream};
@@ -77,8 +78,8 @@ impl Async<UnixListener> {
         Ok((Async::new_stream(UnixStream::from(fd))?, addr))
     }
 
-    /// A stream of incoming connections; errors are yielded and the stream
-    /// goes on.
+    /// A stream of incoming connections; errors are yielded, as and when
+    /// [`accept`](Self::accept) returns them, and the stream goes on.
     ///
     /// ```
     /// use std::os::unix::net::{UnixListener, UnixStream};

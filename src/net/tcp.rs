@@ -45,8 +45,11 @@ impl TcpListener {
         })
     }
 
-    /// Waits for a connection. Out of descriptors, it returns the error
-    /// after closing the pending connections (see `Async::accept`).
+    /// Waits for a connection. A loop that logs an error and calls it
+    /// again never spins: out of descriptors, it returns the error after
+    /// closing the pending connections, and an error that would come back
+    /// at once (`ENOMEM`, `ENOBUFS`...) after a pause of 100 ms on a timer
+    /// (see `Async<std::net::TcpListener>::accept`).
     ///
     /// ```
     /// use bureau::net::{TcpListener, TcpStream};

@@ -47,7 +47,8 @@ impl UnixListener {
             .map(|l| UnixListener { inner: Arc::new(l) })
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. A loop that logs an error and calls it
+    /// again never spins; see [`TcpListener::accept`](crate::net::TcpListener::accept).
     ///
     /// ```
     /// use bureau::net::{UnixListener, UnixStream};
