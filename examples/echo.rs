@@ -11,9 +11,7 @@
 
 use std::io;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use bureau::Timer;
 use bureau::net::{TcpListener, TcpStream};
 use bureau::prelude::*;
 
@@ -43,15 +41,11 @@ async fn serve(port: u16) -> io::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
-            // A failed accept turns a client away, not the server down. Out of
-            // descriptors, the listener itself refuses the waiting clients and
-            // waits for a new one; only an error that would recur at once needs
-            // a pause (see `may_fail_again_at_once`).
+            // A failed accept turns a client away, not the server down; the
+            // listener pauses an error that would recur at once, so logging
+            // it and accepting again never spins.
             Err(e) => {
                 eprintln!("echo: accept failed: {e}");
-                if may_fail_again_at_once(&e) {
-                    Timer::after(Duration::from_millis(100)).await;
-                }
                 continue;
             }
         };
@@ -88,20 +82,4 @@ fn parse_port(mut args: impl Iterator<Item = String>) -> Result<u16, String> {
         }
     }
     Ok(port)
-}
-
-/// Whether an accept that failed with `e` would fail the same way if tried
-/// again at once. Out of descriptors (`EMFILE`, `ENFILE`), the listener has
-/// already turned away the clients that were waiting and waits for a new
-/// one; an aborted connection has left the queue. Neither repeats. Other
-/// errors (`ENOMEM`, a security module's `EACCES`) leave the client queued and
-/// the listener ready: retried at once, accept would fail again and again
-/// without ever letting the loop run another task.
-fn may_fail_again_at_once(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let out_of_descriptors = [Errno::MFILE, Errno::NFILE].map(Errno::raw_os_error);
-    e.kind() != io::ErrorKind::ConnectionAborted
-        && !e
-            .raw_os_error()
-            .is_some_and(|code| out_of_descriptors.contains(&code))
 }

@@ -188,12 +188,11 @@ async fn next(signals: &mut Signals) -> Signal {
 async fn accept(listener: &TcpListener, server: &Rc<Server>, alive: &Sender<()>) {
     let (stream, peer) = match listener.accept().await {
         Ok(accepted) => accepted,
-        // A failed accept turns a client away, not the server down. A pause
-        // keeps an error that recurs at once (`ENOMEM`, say) from spinning
-        // the loop; examples/http.rs tells the errors apart.
+        // A failed accept turns a client away, not the server down; the
+        // listener pauses an error that would recur at once, so logging it
+        // and accepting again never spins.
         Err(e) => {
             log(format_args!("accept failed: {e}")).await;
-            Timer::after(Duration::from_millis(100)).await;
             return;
         }
     };

@@ -334,9 +334,6 @@ async fn echo_server(listener: TcpListener) {
             Ok((stream, _)) => stream,
             Err(e) => {
                 eprintln!("tour: accept failed: {e}");
-                if may_fail_again_at_once(&e) {
-                    Timer::after(Duration::from_millis(100)).await;
-                }
                 continue;
             }
         };
@@ -384,20 +381,4 @@ fn raise_fd_limit() -> u64 {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-/// Whether an accept that failed with `e` would fail the same way if tried
-/// again at once. Out of descriptors (`EMFILE`, `ENFILE`), the listener has
-/// already turned away the clients that were waiting and waits for a new
-/// one; an aborted connection has left the queue. Neither repeats. Other
-/// errors (`ENOMEM`, a security module's `EACCES`) leave the client queued and
-/// the listener ready: retried at once, accept would fail again and again
-/// without ever letting the loop run another task.
-fn may_fail_again_at_once(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let out_of_descriptors = [Errno::MFILE, Errno::NFILE].map(Errno::raw_os_error);
-    e.kind() != io::ErrorKind::ConnectionAborted
-        && !e
-            .raw_os_error()
-            .is_some_and(|code| out_of_descriptors.contains(&code))
 }
