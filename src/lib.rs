@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub mod net;
 pub mod process;
