@@ -1,45 +1,79 @@
-//! hyper's HTTP/1 server on bureau: the adapters for hyper's runtime traits
-//! (`hyper::rt::Read`, `Write` and `Timer`) are the few dozen lines below,
-//! which is all it takes to run a runtime-agnostic crate on bureau.
+//! hyper's HTTP/1.1 and HTTP/2 server on bureau, through `bureau::hyper`
+//! (the `hyper` feature): no adapter code here, and state that is not
+//! `Send`.
 //!
 //! ```text
-//! cargo run --example hyper -- --port 3000
-//! curl http://127.0.0.1:3000/hello
+//! cargo run --features hyper --example hyper -- --port 3000
+//! curl --http1.1 http://127.0.0.1:3000/hello
+//! curl --http2-prior-knowledge http://127.0.0.1:3000/bytes/65536 | wc -c
+//! kill -TERM <pid>            # or ctrl-c: a graceful shutdown
 //! ```
 //!
-//! hyper's HTTP/1 server spawns no tasks of its own, so it needs no
-//! `hyper::rt::Executor`; each connection is one `bureau::spawn`ed task,
-//! which need not be `Send` because it never leaves the loop thread.
+//! Routes: `/bytes/N` answers N bytes (at most 16 MiB), byte `i` being
+//! `i % 251`, so a client can check every one; `/slow?ms=N` answers after
+//! N ms (at most 600000); `/stats` counts the connections accepted, the
+//! requests, and the most requests in flight at once; any other path gets
+//! a greeting.
+//!
+//! One listener speaks both protocols: a connection that opens with
+//! HTTP/2's preface (a client with prior knowledge, such as `curl
+//! --http2-prior-knowledge`) is served by hyper's HTTP/2 server, any other
+//! by its HTTP/1.1 server. The counters are `Rc<Stats>`, shared by every
+//! connection and every HTTP/2 stream, which `bureau::hyper::BureauExecutor`
+//! runs on the loop's thread.
+//!
+//! At `SIGTERM` or `SIGINT` the server stops accepting, asks every
+//! connection to finish (HTTP/1.1 closes after the request in flight;
+//! HTTP/2 sends GOAWAY and finishes its open streams), waits for them at
+//! most `--grace SECS` (default 10), and exits 0.
 
+use std::cell::{Cell, OnceCell};
 use std::convert::Infallible;
-use std::future::Future;
+use std::error::Error;
 use std::io;
-use std::pin::Pin;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::process::ExitCode;
-use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::rc::Rc;
+use std::time::Duration;
 
-use bureau::Timer;
+use async_channel::{Receiver, Sender};
+use bureau::hyper::{BureauExecutor, BureauIo, BureauTimer};
 use bureau::net::{TcpListener, TcpStream};
 use bureau::prelude::*;
+use bureau::signal::{Signal, Signals};
+use bureau::{Timer, future};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 
-const USAGE: &str = "usage: hyper [--port PORT]   (PORT 0 picks a free port; default 3000)";
+const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS]
+  PORT  0 picks a free port; default 3000
+  SECS  how long connections may take to finish after SIGTERM or ctrl-c
+        (a decimal number, such as 0.5); default 10";
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113,
+/// section 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a connection may take to send its first bytes, or an HTTP/1.1
+/// request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest body `/bytes/N` sends.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// The longest wait `/slow` takes on.
+const MAX_SLOW_MS: u64 = 600_000;
 
 fn main() -> ExitCode {
-    let port = match parse_port(std::env::args().skip(1)) {
-        Ok(port) => port,
+    let (port, grace) = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
         Err(message) => {
             eprintln!("hyper: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match bureau::block_on(serve(port)) {
+    match bureau::block_on(serve(port, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hyper: {e}");
@@ -48,114 +82,270 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(port: u16) -> io::Result<()> {
+/// What every connection and stream shares, on the loop's thread only.
+#[derive(Default)]
+struct Stats {
+    /// Connections accepted.
+    connections: Cell<u64>,
+    /// Requests received.
+    requests: Cell<u64>,
+    /// Requests being answered now.
+    in_flight: Cell<usize>,
+    /// The most requests answered at once.
+    most_in_flight: Cell<usize>,
+    /// The `/bytes` pattern, made at the first request for it; each
+    /// response is a slice of it, with no copy.
+    pattern: OnceCell<Bytes>,
+}
+
+async fn serve(port: u16, grace: Duration) -> io::Result<()> {
+    // Listening before the address is printed: from then on a `SIGTERM`
+    // starts the shutdown instead of ending the process.
+    let mut signals = Signals::new([Signal::Term, Signal::Int])?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}/", listener.local_addr()?);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            // A failed accept turns a client away, not the server down. Out of
-            // descriptors, the listener itself refuses the waiting clients and
-            // waits for a new one; only an error that would recur at once needs
-            // a pause (see `may_fail_again_at_once`).
-            Err(e) => {
-                eprintln!("hyper: accept failed: {e}");
-                if may_fail_again_at_once(&e) {
-                    Timer::after(Duration::from_millis(100)).await;
+    let mut stdout = bureau::io::stdout();
+    let address = format!("listening on http://{}/\n", listener.local_addr()?);
+    stdout.write_all(address.as_bytes()).await?;
+    stdout.flush().await?;
+
+    let stats = Rc::new(Stats::default());
+    // Each channel carries nothing: dropping its one sender closes it, which
+    // every clone of the receiver sees at once.
+    let (stop, stopping) = async_channel::bounded::<()>(1);
+    // Every connection task holds a clone of `alive`; `all_closed` ends once
+    // the last one is dropped.
+    let (alive, all_closed) = async_channel::bounded::<()>(1);
+
+    let accepting = async {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    stats.connections.set(stats.connections.get() + 1);
+                    let connection =
+                        connection(stream, peer, stats.clone(), stopping.clone(), alive.clone());
+                    bureau::spawn(connection).detach();
                 }
-                continue;
+                Err(e) => {
+                    eprintln!("hyper: accept failed: {e}");
+                    continue;
+                }
             }
-        };
-        let connection = http1::Builder::new()
-            // With a timer, hyper closes connections that send their headers
-            // too slowly; without one, it cannot.
+        }
+    };
+    let signal = future::or(accepting, next(&mut signals)).await;
+
+    drop(listener);
+    eprintln!("hyper: {signal}: shutting down: stopped accepting, finishing the connections");
+    drop(stop);
+    drop(alive);
+    match bureau::timeout(grace, all_closed.recv()).await {
+        Ok(_) => eprintln!("hyper: every connection finished"),
+        Err(bureau::TimedOut) => eprintln!("hyper: closed the connections left after {grace:?}"),
+    }
+    Ok(())
+}
+
+/// The next signal that arrives.
+async fn next(signals: &mut Signals) -> Signal {
+    match signals.next().await {
+        Some(signal) => signal,
+        // A `Signals` stream never ends; were it to, no signal would come.
+        None => future::pending().await,
+    }
+}
+
+/// Serves one connection in the protocol it opens with, until it ends or,
+/// once `stopping` closes, until it has finished what it had begun.
+/// `_alive` is dropped with the task.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    stats: Rc<Stats>,
+    stopping: Receiver<()>,
+    _alive: Sender<()>,
+) {
+    let opened = async {
+        match bureau::timeout(HEAD_TIMEOUT, opens_with_preface(&stream)).await {
+            Ok(result) => result,
+            Err(bureau::TimedOut) => Ok(None),
+        }
+    };
+    let stopped = async {
+        let _ = stopping.recv().await;
+        Ok(None)
+    };
+    let http2 = match future::or(stopped, opened).await {
+        Ok(Some(http2)) => http2,
+        // Closed, silent or stopped before it said anything.
+        Ok(None) => return,
+        Err(e) => return eprintln!("hyper: {peer}: {e}"),
+    };
+    // HTTP/2 writes a response as several frames: none may wait for the
+    // client's acknowledgement of the one before.
+    if let Err(e) = stream.set_nodelay(true) {
+        eprintln!("hyper: {peer}: cannot turn Nagle's algorithm off: {e}");
+    }
+    let service = service_fn(move |request| respond(request, stats.clone()));
+    let io = BureauIo::new(stream);
+    let served = if http2 {
+        let connection = http2::Builder::new(BureauExecutor)
             .timer(BureauTimer)
-            .header_read_timeout(Duration::from_secs(10))
-            .serve_connection(HyperIo(stream), service_fn(hello));
-        bureau::spawn(async move {
-            if let Err(e) = connection.await {
-                eprintln!("hyper: {peer}: {e}");
+            .serve_connection(io, service);
+        until_stopped(connection, &stopping, |c| c.graceful_shutdown()).await
+    } else {
+        let connection = http1::Builder::new()
+            // With a timer, hyper closes connections that send their
+            // headers too slowly; without one, it cannot.
+            .timer(BureauTimer)
+            .header_read_timeout(HEAD_TIMEOUT)
+            .serve_connection(io, service);
+        until_stopped(connection, &stopping, |c| c.graceful_shutdown()).await
+    };
+    if let Err(e) = served {
+        eprintln!("hyper: {peer}: {e}");
+    }
+}
+
+/// Whether the connection opens with HTTP/2's preface; `None` if it
+/// closed before sending a byte. Leaves every byte in the socket, for
+/// hyper to read.
+async fn opens_with_preface(stream: &TcpStream) -> io::Result<Option<bool>> {
+    let mut first = [0; PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if !PREFACE.starts_with(&first[..n]) {
+            return Ok(Some(false));
+        }
+        // `PRI` is no HTTP/1.1 method (RFC 9113 reserves it for the
+        // preface), so three bytes decide.
+        if n >= 3 {
+            return Ok(Some(true));
+        }
+        // `P` or `PR` may begin `POST` as well. A peek sees the same bytes
+        // again at once, so the next look waits a moment; clients send
+        // their first bytes together, so this almost never happens.
+        Timer::after(Duration::from_millis(1)).await;
+    }
+}
+
+/// Drives `connection` to its end; if `stopping` closes first, asks it to
+/// finish gracefully through `shutdown`, and drives it to its end.
+async fn until_stopped<C>(
+    connection: C,
+    stopping: &Receiver<()>,
+    shutdown: impl FnOnce(Pin<&mut C>),
+) -> Result<(), Box<dyn Error>>
+where
+    C: Future<Output = hyper::Result<()>>,
+{
+    let mut connection = pin!(connection);
+    let finished = async { Some(connection.as_mut().await) };
+    let stopped = async {
+        let _ = stopping.recv().await;
+        None
+    };
+    if let Some(result) = future::or(finished, stopped).await {
+        return Ok(result?);
+    }
+    shutdown(connection.as_mut());
+    Ok(connection.await?)
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight(Rc<Stats>);
+
+impl InFlight {
+    fn new(stats: Rc<Stats>) -> InFlight {
+        let now = stats.in_flight.get() + 1;
+        stats.in_flight.set(now);
+        stats
+            .most_in_flight
+            .set(stats.most_in_flight.get().max(now));
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.set(self.0.in_flight.get() - 1);
+    }
+}
+
+async fn respond(
+    request: Request<Incoming>,
+    stats: Rc<Stats>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    stats.requests.set(stats.requests.get() + 1);
+    let _in_flight = InFlight::new(stats.clone());
+    let uri = request.uri();
+    let path = uri.path();
+    // HTTP/2 requests carry the whole URL; the greeting shows what
+    // HTTP/1.1 would have sent.
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let response = if path == "/stats" {
+        text(
+            StatusCode::OK,
+            format!(
+                "connections {}\nrequests {}\nmost in flight {}\n",
+                stats.connections.get(),
+                stats.requests.get(),
+                stats.most_in_flight.get(),
+            ),
+        )
+    } else if let Some(len) = path.strip_prefix("/bytes/") {
+        match len.parse::<usize>() {
+            Ok(len) if len <= MAX_BYTES => {
+                let pattern = stats.pattern.get_or_init(|| {
+                    (0..MAX_BYTES)
+                        .map(|i| (i % 251) as u8)
+                        .collect::<Vec<_>>()
+                        .into()
+                });
+                Response::new(Full::new(pattern.slice(..len)))
             }
-        })
-        .detach();
-    }
+            _ => text(
+                StatusCode::BAD_REQUEST,
+                format!("N must be a whole number from 0 to {MAX_BYTES}\n"),
+            ),
+        }
+    } else if path == "/slow" {
+        let ms = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("ms="))
+            .unwrap_or("1000");
+        match ms.parse::<u64>() {
+            Ok(ms) if ms <= MAX_SLOW_MS => {
+                eprintln!("hyper: {target}: waiting {ms} ms");
+                Timer::after(Duration::from_millis(ms)).await;
+                text(StatusCode::OK, format!("waited {ms} ms\n"))
+            }
+            _ => text(
+                StatusCode::BAD_REQUEST,
+                format!("ms must be a whole number from 0 to {MAX_SLOW_MS}\n"),
+            ),
+        }
+    } else {
+        text(
+            StatusCode::OK,
+            format!("Hello from hyper on bureau! You asked for {target}\n"),
+        )
+    };
+    Ok(response)
 }
 
-async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = format!(
-        "Hello from hyper on bureau! You asked for {}\n",
-        request.uri()
-    );
-    Ok(Response::new(Full::new(Bytes::from(body))))
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
 }
 
-/// A bureau socket as hyper's I/O: hyper has its own `Read`/`Write` traits
-/// so that it depends on no runtime's.
-struct HyperIo(TcpStream);
-
-impl hyper::rt::Read for HyperIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        // hyper hands over uninitialised memory; reading into a small buffer
-        // and copying keeps this adapter free of `unsafe`.
-        let mut chunk = [0; 8 * 1024];
-        let len = buf.remaining().min(chunk.len());
-        let n = ready!(Pin::new(&mut self.0).poll_read(cx, &mut chunk[..len]))?;
-        buf.put_slice(&chunk[..n]);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl hyper::rt::Write for HyperIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
-}
-
-/// `bureau::Timer` as hyper's timer, for its timeouts.
-#[derive(Clone, Copy)]
-struct BureauTimer;
-
-impl hyper::rt::Timer for BureauTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(BureauSleep(Timer::after(duration)))
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(BureauSleep(Timer::at(deadline)))
-    }
-}
-
-/// A `bureau::Timer` that yields `()`, as `hyper::rt::Sleep` wants.
-struct BureauSleep(Timer);
-
-impl Future for BureauSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(drop)
-    }
-}
-
-impl hyper::rt::Sleep for BureauSleep {}
-
-fn parse_port(mut args: impl Iterator<Item = String>) -> Result<u16, String> {
-    let mut port = 3000;
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(u16, Duration), String> {
+    let (mut port, mut grace) = (3000, Duration::from_secs(10));
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
@@ -164,24 +354,18 @@ fn parse_port(mut args: impl Iterator<Item = String>) -> Result<u16, String> {
                     .parse()
                     .map_err(|_| format!("--port: {value:?} is not a port number (0-65535)"))?;
             }
+            "--grace" => {
+                let value = args.next().ok_or("--grace needs a value")?;
+                grace = value
+                    .parse()
+                    .ok()
+                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                    .ok_or_else(|| {
+                        format!("--grace: {value:?} is not a number of seconds (0 or more)")
+                    })?;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(port)
-}
-
-/// Whether an accept that failed with `e` would fail the same way if tried
-/// again at once. Out of descriptors (`EMFILE`, `ENFILE`), the listener has
-/// already turned away the clients that were waiting and waits for a new
-/// one; an aborted connection has left the queue. Neither repeats. Other
-/// errors (`ENOMEM`, a security module's `EACCES`) leave the client queued and
-/// the listener ready: retried at once, accept would fail again and again
-/// without ever letting the loop run another task.
-fn may_fail_again_at_once(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let out_of_descriptors = [Errno::MFILE, Errno::NFILE].map(Errno::raw_os_error);
-    e.kind() != io::ErrorKind::ConnectionAborted
-        && !e
-            .raw_os_error()
-            .is_some_and(|code| out_of_descriptors.contains(&code))
+    Ok((port, grace))
 }

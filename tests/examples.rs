@@ -942,18 +942,6 @@ fn timers_fire_in_order_and_never_early() {
 }
 
 #[test]
-fn hyper_answers_curl() {
-    let hyper = Example::start("hyper", &["--port", "0"]);
-    let url = format!("http://{}/hello", hyper.address());
-    let out = curl(&["--write-out", "[%{http_code} %{num_connects}]", &url, &url]);
-    assert_eq!(
-        out,
-        "Hello from hyper on bureau! You asked for /hello\n[200 1]\
-         Hello from hyper on bureau! You asked for /hello\n[200 0]"
-    );
-}
-
-#[test]
 fn tour_runs_to_completion_and_prints_its_figures() {
     let run = Example::start("tour", &["--quick"]).finish();
     assert!(run.status.success(), "{}", run.stderr);
@@ -1040,7 +1028,7 @@ fn tour_uses_fewer_connections_when_descriptors_are_scarce() {
 
 #[test]
 fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
-    let cases: [(&'static str, &[&str]); 13] = [
+    let cases: [(&'static str, &[&str]); 12] = [
         ("echo", &["--bogus"]),
         ("echo", &["--port", "70000"]),
         ("http", &["--port"]),
@@ -1049,7 +1037,6 @@ fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
         ("walk", &[".", "--jobs", "0"]),
         ("walk", &[]),
         ("timers", &["--now"]),
-        ("hyper", &["extra"]),
         ("tour", &["--slow"]),
         ("service", &["--grace", "-1"]),
         ("service", &["--grace"]),
