@@ -1,0 +1,279 @@
+//! hyper's HTTP client on bureau, through `bureau::hyper` (the `hyper`
+//! feature): fetches `http://` URLs over connections it keeps open and
+//! reuses, each fetch bounded by `bureau::timeout`.
+//!
+//! ```text
+//! cargo run --features hyper --example hyper -- --port 3000 &
+//! cargo run --features hyper --example hyper_client -- http://127.0.0.1:3000/hello
+//! cargo run --features hyper --example hyper_client -- --count 1000 --http2 \
+//!     http://127.0.0.1:3000/bytes/100
+//! ```
+//!
+//! With `--count 1` (the default) each body goes to stdout. After each URL
+//! a line on stderr says how many responses came, with which statuses,
+//! how many body bytes, and over how many connections: fetches to one
+//! host and port share a connection (HTTP/1.1 keep-alive, or one HTTP/2
+//! connection), and a new one opens only when the server closed the last.
+//!
+//! A refused connection, a host that does not resolve, a fetch slower than
+//! `--timeout` or a malformed URL ends the program with one line on stderr
+//! that says so, and exit code 1.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bureau::Task;
+use bureau::hyper::{BureauExecutor, BureauIo, BureauTimer};
+use bureau::net::TcpStream;
+use bureau::prelude::*;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::{http1, http2};
+use hyper::header::HOST;
+use hyper::{Request, StatusCode, Uri};
+
+const USAGE: &str = "usage: hyper_client [--count N] [--timeout SECS] [--http2] [URL...]
+  URL   an http:// URL; default http://127.0.0.1:3000/ (examples/hyper.rs)
+  N     fetches of each URL, over reused connections; default 1
+  SECS  the longest one fetch may take, connecting included (a decimal
+        number, such as 0.5); default 10
+  --http2  speak HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1";
+
+/// What the command line asks for.
+struct Args {
+    urls: Vec<Target>,
+    count: u64,
+    timeout: Duration,
+    http2: bool,
+}
+
+/// An `http://` URL, checked.
+struct Target {
+    uri: Uri,
+    /// `host:port`, the port filled in.
+    authority: String,
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("hyper_client: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match bureau::block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("hyper_client: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let mut pool = Pool {
+        http2: args.http2,
+        open: HashMap::new(),
+        opened: 0,
+    };
+    let mut stdout = bureau::io::stdout();
+    for target in &args.urls {
+        let opened_before = pool.opened;
+        let mut statuses: Vec<(StatusCode, u64)> = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..args.count {
+            let fetched = bureau::timeout(args.timeout, pool.fetch(target)).await;
+            let (status, body) = match fetched {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => return Err(format!("{}: {e}", target.uri)),
+                Err(bureau::TimedOut) => {
+                    // Whatever the connection was doing, it is in doubt.
+                    pool.open.remove(&target.authority);
+                    return Err(format!(
+                        "{}: timed out: no whole answer within {:?}",
+                        target.uri, args.timeout
+                    ));
+                }
+            };
+            match statuses.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, n)) => *n += 1,
+                None => statuses.push((status, 1)),
+            }
+            bytes += body.len();
+            if args.count == 1 {
+                stdout
+                    .write_all(&body)
+                    .await
+                    .map_err(|e| format!("stdout: {e}"))?;
+            }
+        }
+        stdout.flush().await.map_err(|e| format!("stdout: {e}"))?;
+        let statuses: Vec<String> = statuses
+            .iter()
+            .map(|(status, n)| format!("{n} × {status}"))
+            .collect();
+        let connections = pool.opened - opened_before;
+        eprintln!(
+            "hyper_client: {}: {}, {bytes} body bytes, {connections} new connection{}",
+            target.uri,
+            statuses.join(", "),
+            if connections == 1 { "" } else { "s" },
+        );
+    }
+    Ok(())
+}
+
+/// One open connection per `host:port`, reused by every fetch there.
+struct Pool {
+    http2: bool,
+    open: HashMap<String, Connection>,
+    /// Connections opened so far.
+    opened: u64,
+}
+
+/// A connection's sending half, and the task that drives it (dropping the
+/// task closes the connection).
+struct Connection {
+    sender: Sender,
+    _driver: Task<()>,
+}
+
+enum Sender {
+    Http1(http1::SendRequest<Empty<Bytes>>),
+    Http2(http2::SendRequest<Empty<Bytes>>),
+}
+
+impl Pool {
+    /// GETs `target` on the open connection to its host, opening one if
+    /// there is none or the server closed it: its status and whole body.
+    async fn fetch(&mut self, target: &Target) -> Result<(StatusCode, Bytes), Box<dyn Error>> {
+        let reusable = self
+            .open
+            .get(&target.authority)
+            .is_some_and(|c| match &c.sender {
+                Sender::Http1(s) => !s.is_closed(),
+                Sender::Http2(s) => !s.is_closed(),
+            });
+        if !reusable {
+            let connection = self.connect(&target.authority).await?;
+            self.open.insert(target.authority.clone(), connection);
+            self.opened += 1;
+        }
+        let Some(connection) = self.open.get_mut(&target.authority) else {
+            unreachable!("a connection to {} was just put in", target.authority)
+        };
+        let response = match &mut connection.sender {
+            Sender::Http1(sender) => {
+                // HTTP/1.1 sends the path, with the host in a header.
+                let path = target.uri.path_and_query().map_or("/", |p| p.as_str());
+                let request = Request::get(path)
+                    .header(HOST, &target.authority)
+                    .body(Empty::new())?;
+                sender.ready().await?;
+                sender.send_request(request).await?
+            }
+            Sender::Http2(sender) => {
+                // HTTP/2 carries the scheme and authority as fields of
+                // their own, from the whole URL.
+                let request = Request::get(target.uri.clone()).body(Empty::new())?;
+                sender.ready().await?;
+                sender.send_request(request).await?
+            }
+        };
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// Opens a connection to `authority` and starts the task that drives
+    /// it.
+    async fn connect(&self, authority: &str) -> Result<Connection, Box<dyn Error>> {
+        let stream = TcpStream::connect(authority)
+            .await
+            .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+        stream.set_nodelay(true)?;
+        let io = BureauIo::new(stream);
+        let peer = authority.to_owned();
+        let report = move |e: hyper::Error| eprintln!("hyper_client: {peer}: {e}");
+        if self.http2 {
+            let (sender, connection) = http2::Builder::new(BureauExecutor)
+                .timer(BureauTimer)
+                .handshake(io)
+                .await?;
+            let driver = bureau::spawn(async move { connection.await.unwrap_or_else(report) });
+            Ok(Connection {
+                sender: Sender::Http2(sender),
+                _driver: driver,
+            })
+        } else {
+            let (sender, connection) = http1::handshake(io).await?;
+            let driver = bureau::spawn(async move { connection.await.unwrap_or_else(report) });
+            Ok(Connection {
+                sender: Sender::Http1(sender),
+                _driver: driver,
+            })
+        }
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        urls: Vec::new(),
+        count: 1,
+        timeout: Duration::from_secs(10),
+        http2: false,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--count" => {
+                let value = args.next().ok_or("--count needs a value")?;
+                parsed.count =
+                    value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--count: {value:?} is not a whole number above 0")
+                    })?;
+            }
+            "--timeout" => {
+                let value = args.next().ok_or("--timeout needs a value")?;
+                parsed.timeout = value
+                    .parse()
+                    .ok()
+                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        format!("--timeout: {value:?} is not a number of seconds above 0")
+                    })?;
+            }
+            "--http2" => parsed.http2 = true,
+            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag:?}")),
+            url => parsed.urls.push(target(url)?),
+        }
+    }
+    if parsed.urls.is_empty() {
+        parsed.urls.push(target("http://127.0.0.1:3000/")?);
+    }
+    Ok(parsed)
+}
+
+/// Checks that `url` is an `http://` URL with a host.
+fn target(url: &str) -> Result<Target, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "{url}: only http:// here (https needs a TLS crate over the stream)"
+            ));
+        }
+        _ => return Err(format!("{url}: not an http:// URL")),
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("{url}: the URL has no host"))?;
+    let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
+    Ok(Target { uri, authority })
+}
