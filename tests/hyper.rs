@@ -1,0 +1,392 @@
+//! hyper on bureau (the `hyper` feature), against real clients and servers
+//! on loopback: examples/hyper.rs under curl (HTTP/1.1 and HTTP/2 with
+//! prior knowledge) and under a hyper HTTP/2 client on bureau, and
+//! examples/hyper_client.rs against it.
+//!
+//! Run with `cargo build --features hyper --examples && cargo test
+//! --features hyper --test hyper` (a test target alone does not build the
+//! examples; a whole `cargo test --features hyper` does). A server example prints its
+//! address as its first line, which is how these tests know it is ready;
+//! every child is killed when its test ends, and every wait is bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use bureau::hyper::{BureauExecutor, BureauIo, BureauTimer};
+use bytes::Bytes;
+use common::{bounded, output_within};
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+
+/// The longest any example may take to print a line or to finish, in
+/// seconds.
+const DEADLINE: u64 = 30;
+
+/// examples/hyper.rs, running; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// Each line of stderr as it comes.
+    stderr: Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(example_path("hyper"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run the hyper example: {e}"));
+        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let err = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let (line_tx, stderr) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in err.lines() {
+                let Ok(line) = line else { break };
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = bounded(DEADLINE, move || {
+            let mut stdout = stdout;
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read stdout");
+            line
+        });
+        let addr = first
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("the first line is {first:?}"))
+            .parse()
+            .expect("an address");
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Reads stderr up to the first line that contains `needle`.
+    fn stderr_line_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(DEADLINE);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no {needle:?} on the server's stderr: {e}"),
+            }
+        }
+    }
+
+    /// The server's `/stats`: connections accepted, requests, and the most
+    /// requests in flight at once. Its own request counts as one more
+    /// connection.
+    fn stats(&self) -> (u64, u64, u64) {
+        let text = String::from_utf8(curl(&[&self.url("/stats")]).stdout).expect("UTF-8");
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name:?} in {text:?}"))
+        };
+        (
+            field("connections"),
+            field("requests"),
+            field("most in flight"),
+        )
+    }
+
+    /// Sends the server `SIGTERM`.
+    fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal");
+    }
+
+    /// Waits for the server to exit by itself, and returns its exit code.
+    fn exit_code(mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(DEADLINE);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the server is still running"),
+            }
+        }
+        // Its stderr is closed and it printed its address long ago, so it
+        // has exited: the wait returns at once.
+        self.child.wait().expect("wait for the server").code()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `target/<profile>/examples/NAME`, next to this test's `deps/` folder.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&path) >= modified(&source),
+        "{} is missing or older than {}: run `cargo build --features hyper --examples` first",
+        path.display(),
+        source.display()
+    );
+    path
+}
+
+/// Runs curl with a time limit; it must succeed.
+fn curl(args: &[&str]) -> Output {
+    let mut command = Command::new("curl");
+    command
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args);
+    let output = output_within(DEADLINE, command);
+    assert!(output.status.success(), "curl {args:?}: {output:?}");
+    output
+}
+
+/// Runs examples/hyper_client.rs with `args`; its output, and how long it
+/// took.
+fn client(args: &[&str]) -> (Output, Duration) {
+    let mut command = Command::new(example_path("hyper_client"));
+    command.args(args).stdin(Stdio::null());
+    let start = Instant::now();
+    let output = output_within(DEADLINE, command);
+    (output, start.elapsed())
+}
+
+/// What `/bytes/N` answers: byte `i` is `i % 251`.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn the_server_sends_byte_exact_bodies_over_http1_and_http2() {
+    let server = Server::start(&[]);
+    for len in [1, 64 * 1024, 16 * 1024 * 1024] {
+        let expected = pattern(len);
+        for (flag, version) in [("--http1.1", "1.1"), ("--http2-prior-knowledge", "2")] {
+            let url = server.url(&format!("/bytes/{len}"));
+            let out = curl(&[flag, "--write-out", "%{stderr}%{http_version}", &url]);
+            assert_eq!(String::from_utf8_lossy(&out.stderr), version, "{flag}");
+            assert_eq!(out.stdout.len(), len, "{flag}");
+            assert!(out.stdout == expected, "{flag}: the {len} bytes differ");
+        }
+    }
+}
+
+#[test]
+fn the_server_answers_curl_twice_on_one_connection() {
+    let server = Server::start(&[]);
+    let url = server.url("/hello");
+    let out = curl(&["--write-out", "[%{http_code} %{num_connects}]", &url, &url]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello from hyper on bureau! You asked for /hello\n[200 1]\
+         Hello from hyper on bureau! You asked for /hello\n[200 0]"
+    );
+}
+
+#[test]
+fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
+    let server = Server::start(&[]);
+    let addr = server.addr;
+    // A hyper HTTP/2 client on bureau: one connection, 100 requests sent
+    // at once, each answered after 2 s, so that all are in flight together.
+    let bodies = bounded(DEADLINE, move || {
+        bureau::block_on(async move {
+            let stream = bureau::net::TcpStream::connect(addr).await?;
+            let (sender, connection) = hyper::client::conn::http2::Builder::new(BureauExecutor)
+                .timer(BureauTimer)
+                .handshake(BureauIo::new(stream))
+                .await?;
+            let _driver = bureau::spawn(connection);
+            let requests: Vec<_> = (0..100)
+                .map(|_| {
+                    let mut sender = sender.clone();
+                    bureau::spawn(async move {
+                        let request = Request::get(format!("http://{addr}/slow?ms=2000"))
+                            .body(Empty::<Bytes>::new())?;
+                        let response = sender.send_request(request).await?;
+                        let status = response.status();
+                        let body = response.into_body().collect().await?.to_bytes();
+                        Ok::<_, Box<dyn std::error::Error>>((status, body))
+                    })
+                })
+                .collect();
+            let mut bodies = Vec::new();
+            for request in requests {
+                bodies.push(request.await?);
+            }
+            Ok::<_, Box<dyn std::error::Error>>(bodies)
+        })
+        .map_err(|e| e.to_string())
+    })
+    .expect("100 requests over one connection");
+    assert_eq!(bodies.len(), 100);
+    for (status, body) in bodies {
+        assert_eq!(status, 200);
+        assert_eq!(body, "waited 2000 ms\n");
+    }
+    // This client's connection, and the one that asks for the figures.
+    let (connections, requests, most_in_flight) = server.stats();
+    assert_eq!((connections, requests, most_in_flight), (2, 101, 100));
+}
+
+#[test]
+fn the_client_fetches_1000_times_over_one_connection_per_protocol() {
+    let server = Server::start(&[]);
+    let url = server.url("/bytes/100");
+    for http2 in [false, true] {
+        let (before, ..) = server.stats();
+        let mut args = vec!["--count", "1000", &url];
+        if http2 {
+            args.insert(0, "--http2");
+        }
+        let (out, _) = client(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(out.stdout.is_empty(), "a body went to stdout");
+        assert_eq!(
+            stderr,
+            format!("hyper_client: {url}: 1000 × 200 OK, 100000 body bytes, 1 new connection\n")
+        );
+        // The server saw the client's one connection, and the first stats
+        // request's.
+        let (after, ..) = server.stats();
+        assert_eq!(after - before, 2, "http2: {http2}");
+    }
+}
+
+#[test]
+fn the_client_prints_the_body_of_a_single_fetch() {
+    let server = Server::start(&[]);
+    let (out, _) = client(&[&server.url("/bytes/65536")]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout == pattern(65536), "the 64 KiB differ");
+}
+
+#[test]
+fn the_client_reports_a_refused_connection_in_under_a_second() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, took) = client(&[&url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            format!(
+                "hyper_client: {url}: cannot connect to 127.0.0.1:{port}: \
+                 Connection refused (os error 111)"
+            )
+            .as_str()
+        )
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[test]
+fn the_client_reports_a_host_that_does_not_resolve() {
+    // `.invalid` never resolves (RFC 6761).
+    let (out, _) = client(&["http://no-such-host.invalid/"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "hyper_client: http://no-such-host.invalid/: cannot connect to no-such-host.invalid:80: "
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_client_times_out_on_a_slow_server() {
+    let server = Server::start(&[]);
+    let url = server.url("/slow?ms=600000");
+    let (out, took) = client(&["--timeout", "0.5", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("hyper_client: {url}: timed out: no whole answer within 500ms\n")
+    );
+    assert!(took >= Duration::from_millis(500), "took {took:?}");
+}
+
+#[test]
+fn the_server_finishes_requests_in_flight_over_both_protocols_at_sigterm() {
+    let server = Server::start(&[]);
+    let mut http1 = TcpStream::connect(server.addr).expect("connect");
+    http1
+        .set_read_timeout(Some(Duration::from_secs(DEADLINE)))
+        .expect("read timeout");
+    http1
+        .write_all(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("send");
+    server.stderr_line_with("/slow?ms=1000: waiting");
+    let url = server.url("/slow?ms=1001");
+    let http2 = std::thread::spawn(move || curl(&["--http2-prior-knowledge", &url]));
+    server.stderr_line_with("/slow?ms=1001: waiting");
+
+    server.terminate();
+    server.stderr_line_with("SIGTERM: shutting down");
+    let refused = TcpStream::connect(server.addr).expect_err("a connection after SIGTERM");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // Each request in flight is answered in full, and its connection closes.
+    let mut answer = String::new();
+    http1.read_to_string(&mut answer).expect("answer, then EOF");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nwaited 1000 ms\n"), "{answer}");
+    let http2 = http2.join().expect("curl's thread");
+    assert_eq!(String::from_utf8_lossy(&http2.stdout), "waited 1001 ms\n");
+    server.stderr_line_with("every connection finished");
+    assert_eq!(server.exit_code(), Some(0));
+}
+
+#[test]
+fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
+    for (name, args) in [
+        ("hyper", &["extra"][..]),
+        ("hyper", &["--grace", "-1"]),
+        ("hyper_client", &["--count", "0"]),
+        ("hyper_client", &["ftp://example.com/"]),
+    ] {
+        let mut command = Command::new(example_path(name));
+        command.args(args).stdin(Stdio::null());
+        let out = output_within(DEADLINE, command);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {stderr}");
+        assert!(stderr.contains("usage: "), "{name} {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name} {args:?}");
+    }
+}
