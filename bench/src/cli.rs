@@ -21,12 +21,13 @@ pub const IN_PROCESS: &[&str] = &[
 ];
 
 /// The workloads around server programs, which start them (`tcp-echo`,
-/// `timer-under-load`, `http`, `cluster`, `idle`) or build them
+/// `timer-under-load`, `http`, `hyper`, `cluster`, `idle`) or build them
 /// (`footprint`); `all` runs them after the in-process ones.
 const SERVERS: &[&str] = &[
     "tcp-echo",
     "timer-under-load",
     "http",
+    "hyper",
     "cluster",
     "idle",
     "footprint",
@@ -45,7 +46,7 @@ pub struct Options {
     /// Timed repetitions of each in-process workload (after one warm-up).
     pub reps: usize,
     /// Seconds of load per server run of `tcp-echo`, `timer-under-load`,
-    /// `http` and `cluster`.
+    /// `http`, `hyper` and `cluster`.
     pub secs: u64,
     /// How long each repetition of `starve` runs.
     pub starve: Duration,
@@ -91,10 +92,10 @@ usage: bureau-bench [all | WORKLOAD...] [--reps N] [--secs S] [--rounds R]
 
   all          every workload (the default)
   WORKLOAD     spawn yield pingpong unblock timers timer-churn starve fs pipe
-               tcp-echo timer-under-load http cluster idle footprint
+               tcp-echo timer-under-load http hyper cluster idle footprint
   --reps N     timed repetitions of in-process workloads, after a warm-up (5)
   --secs S     seconds of load per server run of tcp-echo, timer-under-load,
-               http and cluster (10)
+               http, hyper and cluster (10)
   --rounds R   runs of each server per runtime, in turns; medians (1)
   --conns LIST connection counts of tcp-echo (100,1000,5000,10000)
   --starve-secs S  seconds of each run of starve, a decimal (2)
@@ -200,7 +201,7 @@ mod tests {
     fn defaults_to_everything() {
         let options = parse(args("")).expect("parses");
         assert_eq!(options.workloads, every_workload().collect::<Vec<_>>());
-        assert_eq!(options.workloads.len(), 15);
+        assert_eq!(options.workloads.len(), 16);
         assert_eq!((options.reps, options.secs, options.rounds), (5, 10, 1));
         assert_eq!(options.starve, Duration::from_secs(2));
     }

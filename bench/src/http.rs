@@ -2,11 +2,30 @@
 //! complete requests in what was read, and the fixed response to each.
 //!
 //! Every HTTP server (bureau, smol, tokio, raw `polling`) calls the same
-//! code here, so they differ only in their runtime. It must never do I/O.
+//! code here, so they differ only in their runtime; the hyper servers share
+//! [`hyper_hello`], the same response through hyper. It must never do I/O.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use std::convert::Infallible;
 
 /// The response to every request.
 pub const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
+
+/// The hyper servers' service: [`RESPONSE`]'s status, body and
+/// `Content-Type` for every request (hyper adds `Content-Length` and
+/// `Date`).
+pub async fn hyper_hello<B>(
+    _request: hyper::Request<B>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"Hello, world!")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
+}
 
 /// Counts the complete requests (headers ending in a blank line; the
 /// benchmark sends no bodies) in `buf[..filled]`, moves the unfinished rest

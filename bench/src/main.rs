@@ -45,10 +45,17 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(error) => eprintln!("note: cannot raise the open-file limit: {error}"),
     }
-    let needs_servers = options
-        .workloads
-        .iter()
-        .any(|w| ["tcp-echo", "timer-under-load", "http", "cluster", "idle"].contains(w));
+    let needs_servers = options.workloads.iter().any(|w| {
+        [
+            "tcp-echo",
+            "timer-under-load",
+            "http",
+            "hyper",
+            "cluster",
+            "idle",
+        ]
+        .contains(w)
+    });
     if needs_servers {
         if let Err(error) = servers::build_binaries() {
             eprintln!("bench: {error}");
@@ -85,6 +92,7 @@ fn run(workload: &str, options: &cli::Options) -> Vec<Row> {
         "tcp-echo" => servers::tcp_echo(options),
         "timer-under-load" => servers::timer_under_load(options),
         "http" => servers::http(options),
+        "hyper" => servers::hyper(options),
         "cluster" => servers::cluster(options),
         "idle" => servers::idle(options),
         _ => servers::footprint(options),

@@ -1,5 +1,7 @@
-//! The http workload: the hello-world keep-alive servers under
-//! `wrk -t1 -c100` and `-c1000`.
+//! The http and hyper workloads: the hello-world keep-alive servers under
+//! `wrk -t1 -c100` and `-c1000`; `http` runs the hand-written ones
+//! (`http_*`), `hyper` the same hello-world through hyper's HTTP/1.1 server
+//! on each runtime with that runtime's glue (`hyper_*`).
 //!
 //! It must bound every run by its duration (`--secs`) and count the
 //! server's CPU only, read from `/proc` around the `wrk` run.
@@ -14,7 +16,9 @@ use std::process::Command;
 /// The connection counts `wrk` opens.
 const CONNS: [usize; 2] = [100, 1_000];
 
-fn metrics() -> Vec<Metric> {
+/// The figures of one run; bureau's server CPU per request must be at
+/// most `cpu_target` times the best peer's.
+fn metrics(cpu_target: f64) -> Vec<Metric> {
     vec![
         Metric {
             name: "requests/s",
@@ -34,7 +38,7 @@ fn metrics() -> Vec<Metric> {
         Metric {
             name: "server CPU µs/request",
             better: Better::Lower,
-            targets: vec![Target::peer_at_most(0.9)],
+            targets: vec![Target::peer_at_most(cpu_target)],
         },
         Metric {
             name: "of which user µs/request",
@@ -44,26 +48,44 @@ fn metrics() -> Vec<Metric> {
     ]
 }
 
-/// Runs `wrk` against every server at each connection count,
+/// Runs `wrk` against every hand-written server at each connection count,
 /// `options.secs` seconds a run.
 pub fn http(options: &Options) -> Vec<Row> {
+    under_wrk(options, "http", &Flavor::ALL, 0.9)
+}
+
+/// Runs `wrk` against the hyper server of every runtime at each connection
+/// count, `options.secs` seconds a run. There is no reference column: a
+/// server without a runtime has no hyper.
+pub fn hyper(options: &Options) -> Vec<Row> {
+    under_wrk(options, "hyper", &Flavor::RUNTIMES, 1.0)
+}
+
+/// The rows of `app`'s servers (`APP_bureau` and so on) of `flavors`
+/// under `wrk`.
+fn under_wrk(options: &Options, app: &str, flavors: &[Flavor], cpu_target: f64) -> Vec<Row> {
     if Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("  http: wrk is not installed (bench/run.sh installs it)");
+        eprintln!("  {app}: wrk is not installed (bench/run.sh installs it)");
         return Vec::new();
     }
     CONNS
         .iter()
         .flat_map(|&conns| {
-            let workload = format!("http c={conns}");
-            rows_by_flavor(options, &workload, &Flavor::ALL, &metrics(), 0, |flavor| {
-                run(flavor, conns, options.secs)
-            })
+            let workload = format!("{app} c={conns}");
+            rows_by_flavor(
+                options,
+                &workload,
+                flavors,
+                &metrics(cpu_target),
+                0,
+                |flavor| run(flavor, app, conns, options.secs),
+            )
         })
         .collect()
 }
 
-fn run(flavor: Flavor, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
-    let server = Server::start(flavor, "http", &[])?;
+fn run(flavor: Flavor, app: &str, conns: usize, secs: u64) -> io::Result<Vec<f64>> {
+    let server = Server::start(flavor, app, &[])?;
     let cpu_before = procfs::cpu_time(server.pid())?;
     let output = Command::new("wrk")
         .args([

@@ -15,7 +15,7 @@ mod under_load;
 pub use cluster::cluster;
 pub use echo::tcp_echo;
 pub use footprint::footprint;
-pub use http::http;
+pub use http::{http, hyper};
 pub use idle::idle;
 pub use under_load::timer_under_load;
 
@@ -60,7 +60,8 @@ impl Flavor {
         Flavor::TokioSpawn,
     ];
 
-    /// The server binary for `app` (`echo` or `http`) and its extra flags.
+    /// The server binary for `app` (`echo`, `http` or `hyper`) and its
+    /// extra flags.
     fn command(self, app: &str) -> (String, &'static [&'static str]) {
         match self {
             Flavor::Bureau => (format!("{app}_bureau"), &[]),
