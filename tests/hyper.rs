@@ -1,7 +1,7 @@
 //! hyper on bureau (the `hyper` feature), against real clients and servers
 //! on loopback: examples/hyper.rs under curl (HTTP/1.1 and HTTP/2 with
-//! prior knowledge) and under a hyper HTTP/2 client on bureau, and
-//! examples/hyper_client.rs against it.
+//! prior knowledge) and under a hyper HTTP/2 client on bureau,
+//! examples/hyper_client.rs against it, and examples/axum.rs under curl.
 //!
 //! Run with `cargo build --features hyper --examples && cargo test
 //! --features hyper --test hyper` (a test target alone does not build the
@@ -28,7 +28,8 @@ use hyper::Request;
 /// seconds.
 const DEADLINE: u64 = 30;
 
-/// examples/hyper.rs, running; killed when dropped.
+/// A server example (examples/hyper.rs unless told otherwise), running;
+/// killed when dropped.
 struct Server {
     child: Child,
     addr: SocketAddr,
@@ -38,14 +39,18 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(example_path("hyper"))
+        Server::example("hyper", args)
+    }
+
+    fn example(name: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(example_path(name))
             .args(["--port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run the hyper example: {e}"));
+            .unwrap_or_else(|e| panic!("cannot run the {name} example: {e}"));
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let err = BufReader::new(child.stderr.take().expect("stderr is piped"));
         let (line_tx, stderr) = mpsc::channel();
@@ -380,6 +385,7 @@ fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
         ("hyper", &["--grace", "-1"]),
         ("hyper_client", &["--count", "0"]),
         ("hyper_client", &["ftp://example.com/"]),
+        ("axum", &["--port"]),
     ] {
         let mut command = Command::new(example_path(name));
         command.args(args).stdin(Stdio::null());
@@ -388,5 +394,22 @@ fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
         assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {stderr}");
         assert!(stderr.contains("usage: "), "{name} {args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{name} {args:?}");
+    }
+}
+
+#[test]
+fn axum_routes_requests_on_bureau_with_no_tokio_runtime() {
+    let server = Server::example("axum", &[]);
+    for (path, answer) in [
+        ("/", "Hello from axum on bureau!\n[200]"),
+        ("/hello/bureau", "Hello, bureau!\n[200]"),
+        ("/sleep/10", "slept 10 ms\n[200]"),
+        ("/sleep/10001", "at most 10000 ms\n[400]"),
+        ("/visits", "visit 1\n[200]"),
+        ("/visits", "visit 2\n[200]"),
+        ("/nowhere", "[404]"),
+    ] {
+        let out = curl(&["--write-out", "[%{http_code}]", &server.url(path)]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), answer, "{path}");
     }
 }
