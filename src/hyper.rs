@@ -6,7 +6,9 @@
 //!
 //! - [`BureauIo`]: any bureau stream (`net::TcpStream`, `net::UnixStream`,
 //!   an `Async<T>`, a TLS stream over one: anything `AsyncRead + AsyncWrite
-//!   + Unpin`) as `hyper::rt::Read` and `hyper::rt::Write`;
+//!   + Unpin`) as `hyper::rt::Read` and `hyper::rt::Write`; and the other
+//!   way round, hyper's I/O (an upgraded connection: WebSocket, `CONNECT`)
+//!   as `AsyncRead` and `AsyncWrite`;
 //! - [`BureauTimer`]: `hyper::rt::Timer` over [`Timer`](crate::Timer), for
 //!   hyper's timeouts and HTTP/2 keep-alive pings;
 //! - [`BureauExecutor`]: `hyper::rt::Executor` over [`spawn`](crate::spawn),
@@ -71,7 +73,11 @@ use hyper::rt::ReadBufCursor;
 const MAX_READ: usize = 64 * 1024;
 
 /// A bureau stream as hyper's I/O: `hyper::rt::Read` and `hyper::rt::Write`
-/// for any `T: AsyncRead + AsyncWrite + Unpin`.
+/// for any `T: AsyncRead + AsyncWrite + Unpin`; and hyper's I/O as a
+/// bureau stream: `AsyncRead` and `AsyncWrite` for any `T:
+/// hyper::rt::Read + hyper::rt::Write + Unpin`, such as the
+/// `hyper::upgrade::Upgraded` connection of a WebSocket or a `CONNECT`
+/// tunnel.
 ///
 /// Reads zero the room hyper offers before reading into it, since
 /// `AsyncRead` takes initialised bytes and hyper offers uninitialised ones;
@@ -205,6 +211,44 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for BureauIo<T> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> AsyncRead for BureauIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = hyper::rt::ReadBuf::new(buf);
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf.unfilled()))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> AsyncWrite for BureauIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

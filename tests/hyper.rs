@@ -1,7 +1,9 @@
 //! hyper on bureau (the `hyper` feature), against real clients and servers
 //! on loopback: examples/hyper.rs under curl (HTTP/1.1 and HTTP/2 with
 //! prior knowledge) and under a hyper HTTP/2 client on bureau,
-//! examples/hyper_client.rs against it, and examples/axum.rs under curl.
+//! examples/hyper_client.rs against it, and examples/axum.rs under curl;
+//! and, in this process, an upgraded connection read and written through
+//! `BureauIo` on both sides.
 //!
 //! Run with `cargo build --features hyper --examples && cargo test
 //! --features hyper --test hyper` (a test target alone does not build the
@@ -11,6 +13,8 @@
 
 mod common;
 
+use std::convert::Infallible;
+use std::error::Error;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,10 +23,14 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use bureau::hyper::{BureauExecutor, BureauIo, BureauTimer};
+use bureau::prelude::*;
 use bytes::Bytes;
 use common::{bounded, output_within};
 use http_body_util::{BodyExt, Empty};
-use hyper::Request;
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, HeaderValue, UPGRADE};
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
 
 /// The longest any example may take to print a line or to finish, in
 /// seconds.
@@ -241,7 +249,7 @@ fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
                         let response = sender.send_request(request).await?;
                         let status = response.status();
                         let body = response.into_body().collect().await?.to_bytes();
-                        Ok::<_, Box<dyn std::error::Error>>((status, body))
+                        Ok::<_, Box<dyn Error>>((status, body))
                     })
                 })
                 .collect();
@@ -249,7 +257,7 @@ fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
             for request in requests {
                 bodies.push(request.await?);
             }
-            Ok::<_, Box<dyn std::error::Error>>(bodies)
+            Ok::<_, Box<dyn Error>>(bodies)
         })
         .map_err(|e| e.to_string())
     })
@@ -412,4 +420,66 @@ fn axum_routes_requests_on_bureau_with_no_tokio_runtime() {
         let out = curl(&["--write-out", "[%{http_code}]", &server.url(path)]);
         assert_eq!(String::from_utf8_lossy(&out.stdout), answer, "{path}");
     }
+}
+
+/// Asks for an upgrade to `shout` and marks a response as granting it.
+fn upgrade_headers(headers: &mut hyper::HeaderMap) {
+    headers.insert(UPGRADE, HeaderValue::from_static("shout"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+#[test]
+fn an_upgraded_connection_is_read_and_written_as_a_bureau_stream() {
+    let shouted = bounded(DEADLINE, || {
+        bureau::block_on(async {
+            let listener = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            // The server upgrades the connection, then answers five bytes
+            // with the same in capitals, through `AsyncRead`/`AsyncWrite`.
+            let server = bureau::spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                let service = hyper::service::service_fn(|mut request: Request<Incoming>| {
+                    let upgraded = hyper::upgrade::on(&mut request);
+                    bureau::spawn(async move {
+                        let mut io = BureauIo::new(upgraded.await?);
+                        let mut word = [0; 5];
+                        io.read_exact(&mut word).await?;
+                        io.write_all(&word.to_ascii_uppercase()).await?;
+                        io.flush().await?;
+                        Ok::<_, Box<dyn Error>>(())
+                    })
+                    .detach();
+                    let mut response = Response::new(Empty::<Bytes>::new());
+                    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                    upgrade_headers(response.headers_mut());
+                    async { Ok::<_, Infallible>(response) }
+                });
+                http1::Builder::new()
+                    .serve_connection(BureauIo::new(stream), service)
+                    .with_upgrades()
+                    .await?;
+                Ok::<_, Box<dyn Error>>(())
+            });
+
+            let stream = bureau::net::TcpStream::connect(addr).await?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(BureauIo::new(stream)).await?;
+            let _driver = bureau::spawn(connection.with_upgrades());
+            let mut request = Request::get("/").body(Empty::<Bytes>::new())?;
+            upgrade_headers(request.headers_mut());
+            let response = sender.send_request(request).await?;
+            assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+            let mut io = BureauIo::new(hyper::upgrade::on(response).await?);
+            io.write_all(b"hello").await?;
+            io.flush().await?;
+            let mut answer = [0; 5];
+            io.read_exact(&mut answer).await?;
+            drop(io);
+            server.await?;
+            Ok::<_, Box<dyn Error>>(answer)
+        })
+        .map_err(|e| e.to_string())
+    })
+    .expect("an upgrade and an exchange over it");
+    assert_eq!(&shouted, b"HELLO");
 }
