@@ -90,8 +90,6 @@ async fn run(args: Args) -> Result<(), String> {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => return Err(format!("{}: {e}", target.uri)),
                 Err(bureau::TimedOut) => {
-                    // Whatever the connection was doing, it is in doubt.
-                    pool.open.remove(&target.authority);
                     return Err(format!(
                         "{}: timed out: no whole answer within {:?}",
                         target.uri, args.timeout
@@ -146,24 +144,29 @@ enum Sender {
     Http2(http2::SendRequest<Empty<Bytes>>),
 }
 
+impl Connection {
+    /// Whether the server has not closed it.
+    fn is_open(&self) -> bool {
+        match &self.sender {
+            Sender::Http1(sender) => !sender.is_closed(),
+            Sender::Http2(sender) => !sender.is_closed(),
+        }
+    }
+}
+
 impl Pool {
     /// GETs `target` on the open connection to its host, opening one if
     /// there is none or the server closed it: its status and whole body.
     async fn fetch(&mut self, target: &Target) -> Result<(StatusCode, Bytes), Box<dyn Error>> {
-        let reusable = self
-            .open
-            .get(&target.authority)
-            .is_some_and(|c| match &c.sender {
-                Sender::Http1(s) => !s.is_closed(),
-                Sender::Http2(s) => !s.is_closed(),
-            });
-        if !reusable {
-            let connection = self.connect(&target.authority).await?;
-            self.open.insert(target.authority.clone(), connection);
-            self.opened += 1;
-        }
-        let Some(connection) = self.open.get_mut(&target.authority) else {
-            unreachable!("a connection to {} was just put in", target.authority)
+        // Taken out while in use, and put back once the answer is whole: a
+        // fetch that fails or times out drops its connection, whose state
+        // is then in doubt.
+        let mut connection = match self.open.remove(&target.authority) {
+            Some(connection) if connection.is_open() => connection,
+            _ => {
+                self.opened += 1;
+                self.connect(&target.authority).await?
+            }
         };
         let response = match &mut connection.sender {
             Sender::Http1(sender) => {
@@ -185,6 +188,7 @@ impl Pool {
         };
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
+        self.open.insert(target.authority.clone(), connection);
         Ok((status, body))
     }
 
