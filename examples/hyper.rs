@@ -178,7 +178,10 @@ async fn connection(
         Ok(Some(http2)) => http2,
         // Closed, silent or stopped before it said anything.
         Ok(None) => return,
-        Err(e) => return eprintln!("hyper: {peer}: {e}"),
+        Err(e) => {
+            eprintln!("hyper: {peer}: {e}");
+            return;
+        }
     };
     // HTTP/2 writes a response as several frames: none may wait for the
     // client's acknowledgement of the one before.
