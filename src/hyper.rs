@@ -56,7 +56,6 @@
 //! .unwrap();
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -304,12 +303,6 @@ impl Future for Sleep {
 }
 
 impl hyper::rt::Sleep for Sleep {}
-
-impl fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Sleep").finish_non_exhaustive()
-    }
-}
 
 /// [`spawn`](crate::spawn) as hyper's executor: the tasks an HTTP/2
 /// connection starts (one per stream, and its connection driver) run on the
