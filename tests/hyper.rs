@@ -483,3 +483,37 @@ fn an_upgraded_connection_is_read_and_written_as_a_bureau_stream() {
     .expect("an upgrade and an exchange over it");
     assert_eq!(&shouted, b"HELLO");
 }
+
+#[test]
+fn hyper_closes_a_connection_whose_headers_are_slower_than_its_bureau_timer() {
+    let closed = bounded(DEADLINE, || {
+        bureau::block_on(async {
+            let listener = bureau::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let server = bureau::spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                let never = hyper::service::service_fn(|_: Request<Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+                });
+                // The header timeout errs the connection: that is the point.
+                let _ = http1::Builder::new()
+                    .timer(BureauTimer)
+                    .header_read_timeout(Duration::from_millis(100))
+                    .serve_connection(BureauIo::new(stream), never)
+                    .await;
+                Ok::<_, Box<dyn Error>>(())
+            });
+            let mut client = bureau::net::TcpStream::connect(addr).await?;
+            // Half a request head, and then nothing.
+            client.write_all(b"GET / HTTP/1.1\r\n").await?;
+            let mut rest = Vec::new();
+            client.read_to_end(&mut rest).await?;
+            server.await?;
+            Ok::<_, Box<dyn Error>>(rest)
+        })
+        .map_err(|e| e.to_string())
+    })
+    .expect("the server closes the connection");
+    // hyper closes such a connection without an answer.
+    assert_eq!(String::from_utf8_lossy(&closed), "");
+}
