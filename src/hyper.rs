@@ -65,10 +65,16 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncRead, AsyncWrite};
 use hyper::rt::ReadBufCursor;
 
-/// The most bytes one read asks of the stream. hyper may offer far more
-/// room than that (its read buffer grows to about 400 KiB); every byte
-/// offered is zeroed first (see [`BureauIo`]'s `poll_read`), so the offer is
-/// bounded to what one read of a socket typically returns.
+/// The fewest and the most bytes one read offers the stream. hyper's
+/// HTTP/1 reads have 8 KiB of room or more, up to about 400 KiB; every
+/// byte offered is zeroed first (see [`BureauIo`]'s `poll_read`), even for
+/// a read that finds nothing, so the offer follows what the reads return:
+/// it doubles after a read that fills it, and shrinks to what a read
+/// returned (rounded up to a power of two, at least `MIN_READ`) after one
+/// that does not. A keep-alive request of a hundred bytes then costs a
+/// 1 KiB memset per read instead of 8 KiB, and a bulk transfer reaches
+/// `MAX_READ` within seven reads.
+const MIN_READ: usize = 1024;
 const MAX_READ: usize = 64 * 1024;
 
 /// A bureau stream as hyper's I/O: `hyper::rt::Read` and `hyper::rt::Write`
@@ -78,8 +84,10 @@ const MAX_READ: usize = 64 * 1024;
 /// `hyper::upgrade::Upgraded` connection of a WebSocket or a `CONNECT`
 /// tunnel.
 ///
-/// Reads zero the room hyper offers before reading into it, since
-/// `AsyncRead` takes initialised bytes and hyper offers uninitialised ones;
+/// Reads zero the room they offer the stream before reading into it, since
+/// `AsyncRead` takes initialised bytes and hyper offers uninitialised ones
+/// (how much room, between 1 and 64 KiB, follows what the last reads
+/// returned);
 /// writes, flushes and vectored writes go straight through, and hyper's
 /// shutdown is `AsyncWrite::poll_close`. futures' `AsyncWrite` cannot say
 /// whether its `poll_write_vectored` writes more than the first buffer,
@@ -105,6 +113,9 @@ const MAX_READ: usize = 64 * 1024;
 pub struct BureauIo<T> {
     inner: T,
     vectored: bool,
+    /// How many bytes the next read offers the stream (hyper's room
+    /// permitting): from `MIN_READ` to `MAX_READ`.
+    offer: usize,
 }
 
 impl<T> BureauIo<T> {
@@ -113,6 +124,7 @@ impl<T> BureauIo<T> {
         BureauIo {
             inner,
             vectored: false,
+            offer: MIN_READ,
         }
     }
 
@@ -130,6 +142,7 @@ impl<T> BureauIo<T> {
         BureauIo {
             inner,
             vectored: true,
+            offer: MIN_READ,
         }
     }
 
@@ -160,7 +173,7 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BureauIo<T> {
         // is made uninitialised; the room is only ever written with zeros
         // below, and then with what the stream reads.
         let room = unsafe { buf.as_mut() };
-        let len = room.len().min(MAX_READ);
+        let len = room.len().min(self.offer);
         let room = room[..len].as_mut_ptr().cast::<u8>();
         // SAFETY: `room` points to `len` bytes of the cursor's unfilled
         // part, borrowed mutably through `buf` for this whole block and
@@ -179,6 +192,14 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BureauIo<T> {
         // SAFETY: the first `n` bytes of the unfilled part were initialised
         // above (and then filled by the stream), and `n <= len`.
         unsafe { buf.advance(n) };
+        self.offer = if n == self.offer {
+            (n * 2).min(MAX_READ)
+        } else if n < len {
+            n.next_power_of_two().clamp(MIN_READ, MAX_READ)
+        } else {
+            // Filled, but hyper's room was smaller than the offer.
+            self.offer
+        };
         Poll::Ready(Ok(()))
     }
 }

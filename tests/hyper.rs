@@ -517,3 +517,30 @@ fn hyper_closes_a_connection_whose_headers_are_slower_than_its_bureau_timer() {
     // hyper closes such a connection without an answer.
     assert_eq!(String::from_utf8_lossy(&closed), "");
 }
+
+#[test]
+fn bureau_io_offers_twice_the_room_after_each_read_that_fills_it() {
+    let sizes = bureau::block_on(async {
+        let mut io = BureauIo::new(bureau::io::Cursor::new(vec![7u8; 100_000]));
+        let mut sizes = Vec::new();
+        loop {
+            // Room for everything at once: what each read returns is what
+            // it was offered.
+            let mut room = vec![0u8; 200_000];
+            let mut buf = hyper::rt::ReadBuf::new(&mut room);
+            std::future::poll_fn(|cx| {
+                hyper::rt::Read::poll_read(std::pin::Pin::new(&mut io), cx, buf.unfilled())
+            })
+            .await
+            .expect("a read from memory");
+            match buf.filled() {
+                [] => return sizes,
+                filled => {
+                    assert!(filled.iter().all(|&b| b == 7));
+                    sizes.push(filled.len());
+                }
+            }
+        }
+    });
+    assert_eq!(sizes, [1024, 2048, 4096, 8192, 16384, 32768, 35488]);
+}
