@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs bureau's benchmarks side by side with smol and tokio (issue 6).
+# Runs bureau's benchmarks side by side with smol and tokio.
 #
 # Installs wrk (Debian's package) when it is missing, then runs every
 # workload, or the ones named, with any flags passed on. It never touches

@@ -1,10 +1,11 @@
-//! `bureau-bench`: runs the workloads of issue 6 on bureau, smol and tokio
+//! `bureau-bench`: runs the benchmark workloads on bureau, smol and tokio
 //! in one run, and prints the medians with bureau's ratio to the best peer.
 //!
 //! This binary only orchestrates: in-process workloads live in
 //! `workloads/`, the servers and their load in `servers/` and the
-//! `src/bin/` programs. It must never be part of CI's test run, and no
-//! result here gates anything.
+//! `src/bin/` programs. CI runs only its unit tests (its command line,
+//! medians and table), never a workload, and no result here gates
+//! anything.
 
 mod cli;
 mod report;

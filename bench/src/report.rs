@@ -1,5 +1,5 @@
 //! The results table: one row per measured metric, bureau's ratio to the
-//! best peer, and whether each target of issue 6 is met.
+//! best peer, and whether each of its speed targets is met.
 //!
 //! Pure formatting of numbers already measured: this file must never run a
 //! workload, and never turn a missing measurement into a number.
@@ -45,7 +45,7 @@ pub enum Bound {
     AtLeast,
 }
 
-/// One target of issue 6.
+/// One speed target of a row (the targets the project set for the benchmark).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
     /// What bureau is compared with.
@@ -121,7 +121,7 @@ pub struct Metric {
     pub name: &'static str,
     /// Which way it improves.
     pub better: Better,
-    /// The targets issue 6 sets for it.
+    /// The speed targets set for it.
     pub targets: Vec<Target>,
 }
 
