@@ -118,11 +118,7 @@ impl Drop for KillOnDrop {
 
 /// The child: a server with few descriptors.
 fn child() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    let mut lim = getrlimit(Resource::Nofile);
-    lim.current = Some(open as u64 + 40);
-    setrlimit(Resource::Nofile, lim).unwrap();
+    limit_descriptors_to_open_plus(40);
 
     bureau::block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -216,33 +212,18 @@ fn child() {
 
 #[test]
 fn no_descriptor_left_for_the_poller_is_an_error_not_a_panic() {
-    if std::env::var_os(NO_POLLER_ENV).is_some() {
-        no_poller_child();
+    let test = "no_descriptor_left_for_the_poller_is_an_error_not_a_panic";
+    let Some(stdout) = in_child(test, NO_POLLER_ENV, no_poller_child) else {
         return;
-    }
-    bounded(60, || {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "no_descriptor_left_for_the_poller_is_an_error_not_a_panic",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(NO_POLLER_ENV, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the child failed");
-        assert!(
-            stdout.contains("CHILD no poller: error"),
-            "the child did not check"
-        );
-        assert!(
-            stdout.contains("CHILD no poller: timer fired"),
-            "the child's timer did not fire"
-        );
-    });
+    };
+    assert!(
+        stdout.contains("CHILD no poller: error"),
+        "the child did not check"
+    );
+    assert!(
+        stdout.contains("CHILD no poller: timer fired"),
+        "the child's timer did not fire"
+    );
 }
 
 /// The child: no descriptor is free when the reactor is first needed.
@@ -286,29 +267,13 @@ const NO_SPARE_ENV: &str = "BUREAU_EMFILE_NO_SPARE";
 
 #[test]
 fn out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later() {
-    if std::env::var_os(NO_SPARE_ENV).is_some() {
-        no_spare_child();
-        return;
-    }
-    bounded(60, || {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(NO_SPARE_ENV, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the child failed");
+    let test = "out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later";
+    if let Some(stdout) = in_child(test, NO_SPARE_ENV, no_spare_child) {
         assert!(
             stdout.contains("CHILD no spare: done"),
             "the child did not check"
         );
-    });
+    }
 }
 
 /// The child: a client waits in the backlog while every descriptor is
@@ -317,11 +282,7 @@ fn out_of_descriptors_with_no_spare_accept_pauses_and_serves_the_queue_later() {
 /// `accept`, 100 ms) nor give up the client: once descriptors are free
 /// again, the next accept takes it, with no new connection to wake it.
 fn no_spare_child() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    let mut lim = getrlimit(Resource::Nofile);
-    lim.current = Some(open as u64 + 40);
-    setrlimit(Resource::Nofile, lim).unwrap();
+    limit_descriptors_to_open_plus(40);
 
     bureau::block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -374,4 +335,35 @@ fn no_spare_child() {
         served.or(gave_up).await;
         println!("CHILD no spare: done: {failed} failed accepts in {elapsed:?}");
     });
+}
+
+/// In the child process (`env` set), runs `child` and returns `None`. In
+/// the test process, runs `test` alone in such a child, within 60 s,
+/// asserts that it passed, and returns its stdout.
+fn in_child(test: &'static str, env: &'static str, child: fn()) -> Option<String> {
+    if std::env::var_os(env).is_some() {
+        child();
+        return None;
+    }
+    Some(bounded(60, move || {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(env, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the child failed");
+        stdout
+    }))
+}
+
+/// Lowers this process's descriptor limit to the descriptors open now plus
+/// `more`.
+fn limit_descriptors_to_open_plus(more: u64) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = Some(open as u64 + more);
+    setrlimit(Resource::Nofile, lim).unwrap();
 }

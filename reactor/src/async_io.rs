@@ -385,15 +385,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        let short = short_read(source, buf.len());
-        poll_io(
-            source,
-            READ,
-            cx,
-            wait_dir(source, READ),
-            |_| io.read(buf),
-            short,
-        )
+        poll_read_into(source, cx, buf, |buf| io.read(buf))
     }
 }
 
@@ -408,16 +400,7 @@ where
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
         let mut io = this.get_ref();
-        let source = &this.source;
-        let short = short_read(source, buf.len());
-        poll_io(
-            source,
-            READ,
-            cx,
-            wait_dir(source, READ),
-            |_| io.read(buf),
-            short,
-        )
+        poll_read_into(&this.source, cx, buf, |buf| io.read(buf))
     }
 }
 
@@ -428,27 +411,12 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let (source, io) = self.get_mut().parts();
-        let full = |&n: &usize, _| n < buf.len();
-        poll_io(
-            source,
-            WRITE,
-            cx,
-            wait_dir(source, WRITE),
-            |_| io.write(buf),
-            full,
-        )
+        poll_write_from(source, cx, buf, |buf| io.write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (source, io) = self.get_mut().parts();
-        poll_io(
-            source,
-            WRITE,
-            cx,
-            wait_dir(source, WRITE),
-            |_| io.flush(),
-            never_drained,
-        )
+        poll_flush_with(source, cx, || io.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -466,34 +434,73 @@ where
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this: &Async<T> = self.get_mut();
-        let (source, mut io) = (&this.source, this.get_ref());
-        let full = |&n: &usize, _| n < buf.len();
-        poll_io(
-            source,
-            WRITE,
-            cx,
-            wait_dir(source, WRITE),
-            |_| io.write(buf),
-            full,
-        )
+        let mut io = this.get_ref();
+        poll_write_from(&this.source, cx, buf, |buf| io.write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this: &Async<T> = self.get_mut();
         let (source, mut io) = (&this.source, this.get_ref());
-        poll_io(
-            source,
-            WRITE,
-            cx,
-            wait_dir(source, WRITE),
-            |_| io.flush(),
-            never_drained,
-        )
+        poll_flush_with(source, cx, || io.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }
+}
+
+/// `poll_read` of both `AsyncRead` impls: [`poll_io`] of `read` into
+/// `buf`, a short read clearing the readiness as [`short_read`] allows.
+fn poll_read_into(
+    source: &Source,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    let short = short_read(source, buf.len());
+    poll_io(
+        source,
+        READ,
+        cx,
+        wait_dir(source, READ),
+        |_| read(buf),
+        short,
+    )
+}
+
+/// `poll_flush` of both `AsyncWrite` impls: [`poll_io`] of `flush`.
+fn poll_flush_with(
+    source: &Source,
+    cx: &mut Context<'_>,
+    mut flush: impl FnMut() -> io::Result<()>,
+) -> Poll<io::Result<()>> {
+    poll_io(
+        source,
+        WRITE,
+        cx,
+        wait_dir(source, WRITE),
+        |_| flush(),
+        never_drained,
+    )
+}
+
+/// `poll_write` of both `AsyncWrite` impls: [`poll_io`] of `write` from
+/// `buf`; fewer bytes written than offered prove the send buffer full.
+fn poll_write_from(
+    source: &Source,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    let full = |&n: &usize, _| n < buf.len();
+    poll_io(
+        source,
+        WRITE,
+        cx,
+        wait_dir(source, WRITE),
+        |_| write(buf),
+        full,
+    )
 }
 
 /// The loop behind `read_with`/`write_with` and their `_mut` twins: see
