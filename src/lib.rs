@@ -17,6 +17,7 @@ pub mod io;
 pub mod net;
 pub mod process;
 mod runtime;
+mod sync;
 
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
 pub use runtime::{block_on, spawn, unblock};

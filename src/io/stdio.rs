@@ -32,13 +32,14 @@
 //!   the job takes the whole list under the lock each time it changes the
 //!   state and wakes it after unlocking, so no wake is lost.
 
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -539,10 +540,4 @@ fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
     if !waiters.iter().any(|w| w.will_wake(waker)) {
         waiters.push(waker.clone());
     }
-}
-
-/// Locks `state`; a panic elsewhere while it was held leaves it usable, as
-/// every field is valid between any two statements.
-fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
 }

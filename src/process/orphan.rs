@@ -18,10 +18,11 @@
 //! only non-blocking calls (`waitpid` with `WNOHANG`, readiness and timer
 //! registrations).
 
+use crate::sync::lock;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
 
 use super::exit::Process;
@@ -100,7 +101,7 @@ impl<F: Future<Output = ()> + Send + 'static> Wake for Orphan<F> {
         // This thread is the poller until it stores `IDLE` or `DONE`.
         let waker = Waker::from(self.clone());
         loop {
-            let mut reap = self.reap.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut reap = lock(&self.reap);
             let Some(future) = reap.as_mut() else {
                 self.state.store(DONE, Ordering::Release);
                 return;

@@ -30,12 +30,13 @@
 //!   `Signals` listens, its handler does nothing with `SIGCHLD`, the
 //!   default action.
 
+use crate::sync::lock;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_lite::Stream;
@@ -236,12 +237,6 @@ impl Wake for FanOut {
             let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
         }
     }
-}
-
-/// Locks `mutex`; no code of this file panics while holding a lock, so
-/// poison means nothing here.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
