@@ -332,8 +332,14 @@ impl hyper::rt::Sleep for Sleep {}
 ///
 /// hyper calls the executor while the connection is polled, so the
 /// connection must be awaited inside [`block_on`](crate::block_on), in its
-/// future or in a task spawned on it: like `spawn`, the executor panics on
-/// a thread with no loop running.
+/// future or in a task spawned on it.
+///
+/// # Panics
+///
+/// `execute` panics on a thread where no `block_on` is running, with a
+/// message that names `BureauExecutor` and hyper: an HTTP/2 connection (or
+/// a client's connection task) was polled off the loop's thread, by another
+/// runtime or a thread of its own.
 ///
 /// ```
 /// use bureau::hyper::BureauExecutor;
@@ -357,6 +363,14 @@ where
     F::Output: 'static,
 {
     fn execute(&self, future: F) {
+        if !crate::runtime::inside_block_on() {
+            panic!(
+                "bureau::hyper::BureauExecutor was asked by hyper to spawn a task on a thread \
+                 where no bureau::block_on is running: hyper calls its executor while a \
+                 connection is polled, so await the connection (HTTP/2's above all) inside \
+                 bureau::block_on, or in a task bureau::spawn'ed there."
+            );
+        }
         crate::spawn(future).detach();
     }
 }

@@ -79,6 +79,14 @@ pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
     EXECUTOR.with(|executor| executor.spawn(future))
 }
 
+/// Whether a [`block_on`] is running on this thread, so that [`spawn`]
+/// would find an executor: for adapters that spawn on another library's
+/// behalf (`bureau::hyper`), to name themselves in their own panic.
+#[cfg(feature = "hyper")]
+pub(crate) fn inside_block_on() -> bool {
+    INSIDE_BLOCK_ON.with(Cell::get)
+}
+
 /// Runs the blocking function `f` on the thread pool and returns a task that
 /// completes with its result, without blocking the loop's thread.
 ///

@@ -544,3 +544,12 @@ fn bureau_io_offers_twice_the_room_after_each_read_that_fills_it() {
     });
     assert_eq!(sizes, [1024, 2048, 4096, 8192, 16384, 32768, 35488]);
 }
+
+#[test]
+#[should_panic(
+    expected = "bureau::hyper::BureauExecutor was asked by hyper to spawn a task \
+                           on a thread where no bureau::block_on is running"
+)]
+fn the_executor_names_itself_and_hyper_off_the_loop() {
+    hyper::rt::Executor::execute(&BureauExecutor, async {});
+}
