@@ -17,7 +17,8 @@
 //!
 //! A refused connection, a host that does not resolve, a fetch slower than
 //! `--timeout` or a malformed URL ends the program with one line on stderr
-//! that says so, and exit code 1.
+//! that says so, and exit code 1; a failing `--http2` connection adds
+//! that the server may not speak HTTP/2 with prior knowledge.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -88,7 +89,7 @@ async fn run(args: Args) -> Result<(), String> {
             let fetched = bureau::timeout(args.timeout, pool.fetch(target)).await;
             let (status, body) = match fetched {
                 Ok(Ok(response)) => response,
-                Ok(Err(e)) => return Err(format!("{}: {e}", target.uri)),
+                Ok(Err(message)) => return Err(format!("{}: {message}", target.uri)),
                 Err(bureau::TimedOut) => {
                     return Err(format!(
                         "{}: timed out: no whole answer within {:?}",
@@ -133,10 +134,10 @@ struct Pool {
 }
 
 /// A connection's sending half, and the task that drives it (dropping the
-/// task closes the connection).
+/// task closes the connection), which ends with the connection's error.
 struct Connection {
     sender: Sender,
-    _driver: Task<()>,
+    driver: Task<hyper::Result<()>>,
 }
 
 enum Sender {
@@ -152,23 +153,10 @@ impl Connection {
             Sender::Http2(sender) => !sender.is_closed(),
         }
     }
-}
 
-impl Pool {
-    /// GETs `target` on the open connection to its host, opening one if
-    /// there is none or the server closed it: its status and whole body.
-    async fn fetch(&mut self, target: &Target) -> Result<(StatusCode, Bytes), Box<dyn Error>> {
-        // Taken out while in use, and put back once the answer is whole: a
-        // fetch that fails or times out drops its connection, whose state
-        // is then in doubt.
-        let mut connection = match self.open.remove(&target.authority) {
-            Some(connection) if connection.is_open() => connection,
-            _ => {
-                self.opened += 1;
-                self.connect(&target.authority).await?
-            }
-        };
-        let response = match &mut connection.sender {
+    /// GETs `target` on this connection: its status and whole body.
+    async fn get(&mut self, target: &Target) -> Result<(StatusCode, Bytes), Box<dyn Error>> {
+        let response = match &mut self.sender {
             Sender::Http1(sender) => {
                 // HTTP/1.1 sends the path, with the host in a header.
                 let path = target.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -188,36 +176,89 @@ impl Pool {
         };
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
-        self.open.insert(target.authority.clone(), connection);
         Ok((status, body))
+    }
+
+    /// Why a fetch on this connection failed with `error`: a request whose
+    /// connection failed only learns that it was canceled, so the
+    /// connection's own error, if it has one, says more.
+    async fn why(self, error: Box<dyn Error>) -> String {
+        let http2 = matches!(self.sender, Sender::Http2(_));
+        let error = match self.driver.cancel().await {
+            Some(Err(cause)) => causes(&cause),
+            _ => causes(&*error),
+        };
+        if http2 {
+            format!("{error} ({NOT_H2C})")
+        } else {
+            error
+        }
+    }
+}
+
+/// What an HTTP/2 connection's failure may mean.
+const NOT_H2C: &str = "the server may not speak HTTP/2 with prior knowledge: \
+                       try without --http2";
+
+/// `error` and each of its sources, joined by `: `.
+fn causes(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+impl Pool {
+    /// GETs `target` on the open connection to its host, opening one if
+    /// there is none or the server closed it: its status and whole body.
+    async fn fetch(&mut self, target: &Target) -> Result<(StatusCode, Bytes), String> {
+        // Taken out while in use, and put back once the answer is whole: a
+        // fetch that fails or times out drops its connection, whose state
+        // is then in doubt.
+        let mut connection = match self.open.remove(&target.authority) {
+            Some(connection) if connection.is_open() => connection,
+            _ => {
+                self.opened += 1;
+                self.connect(&target.authority).await?
+            }
+        };
+        match connection.get(target).await {
+            Ok(answer) => {
+                self.open.insert(target.authority.clone(), connection);
+                Ok(answer)
+            }
+            Err(e) => Err(connection.why(e).await),
+        }
     }
 
     /// Opens a connection to `authority` and starts the task that drives
     /// it.
-    async fn connect(&self, authority: &str) -> Result<Connection, Box<dyn Error>> {
+    async fn connect(&self, authority: &str) -> Result<Connection, String> {
         let stream = TcpStream::connect(authority)
             .await
             .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
-        stream.set_nodelay(true)?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| format!("{authority}: cannot turn Nagle's algorithm off: {e}"))?;
         let io = BureauIo::new(stream);
-        let peer = authority.to_owned();
-        let report = move |e: hyper::Error| eprintln!("hyper_client: {peer}: {e}");
         if self.http2 {
             let (sender, connection) = http2::Builder::new(BureauExecutor)
                 .timer(BureauTimer)
                 .handshake(io)
-                .await?;
-            let driver = bureau::spawn(async move { connection.await.unwrap_or_else(report) });
+                .await
+                .map_err(|e| format!("{}: {NOT_H2C}", causes(&e)))?;
             Ok(Connection {
                 sender: Sender::Http2(sender),
-                _driver: driver,
+                driver: bureau::spawn(connection),
             })
         } else {
-            let (sender, connection) = http1::handshake(io).await?;
-            let driver = bureau::spawn(async move { connection.await.unwrap_or_else(report) });
+            let (sender, connection) = http1::handshake(io).await.map_err(|e| causes(&e))?;
             Ok(Connection {
                 sender: Sender::Http1(sender),
-                _driver: driver,
+                driver: bureau::spawn(connection),
             })
         }
     }

@@ -343,6 +343,27 @@ fn the_client_reports_a_host_that_does_not_resolve() {
 }
 
 #[test]
+fn the_client_says_an_http1_server_may_not_speak_http2_with_prior_knowledge() {
+    // examples/axum.rs serves HTTP/1.1 only.
+    let server = Server::example("axum", &[]);
+    let url = server.url("/");
+    let (out, _) = client(&["--http2", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("hyper_client: {url}: ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            " (the server may not speak HTTP/2 with prior knowledge: try without --http2)\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_client_times_out_on_a_slow_server() {
     let server = Server::start(&[]);
     let url = server.url("/slow?ms=600000");
