@@ -18,7 +18,14 @@
 //! One listener speaks both protocols: a connection that opens with
 //! HTTP/2's preface (a client with prior knowledge, such as `curl
 //! --http2-prior-knowledge`) is served by hyper's HTTP/2 server, any other
-//! by its HTTP/1.1 server. The counters are `Rc<Stats>`, shared by every
+//! by its HTTP/1.1 server. The server reads a connection's first bytes
+//! itself, up to the whole preface or the first byte that differs from
+//! it, and hands hyper a stream that gives those bytes back first.
+//!
+//! No connection waits on a silent client for more than `--idle SECS`
+//! (default 10) at a time: for its first bytes (HTTP/2's whole preface),
+//! or for an HTTP/1.1 request head (the first, or the next on a
+//! kept-alive connection). The counters are `Rc<Stats>`, shared by every
 //! connection and every HTTP/2 stream, which `bureau::hyper::BureauExecutor`
 //! runs on the loop's thread.
 //!
@@ -31,10 +38,12 @@ use std::cell::{Cell, OnceCell};
 use std::convert::Infallible;
 use std::error::Error;
 use std::io;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
@@ -50,30 +59,30 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 
-const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS]
-  PORT  0 picks a free port; default 3000
-  SECS  how long connections may take to finish after SIGTERM or ctrl-c
-        (a decimal number, such as 0.5); default 10";
+const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS] [--idle SECS]
+  PORT   0 picks a free port; default 3000
+  grace  how long connections may take to finish after SIGTERM or ctrl-c;
+         default 10
+  idle   how long the server waits on a silent client: for its first
+         bytes, or an HTTP/1.1 request head; default 10
+  SECS   a decimal number, such as 0.5";
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113,
 /// section 3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// How long a connection may take to send its first bytes, or an HTTP/1.1
-/// request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The longest body `/bytes/N` sends.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// The longest wait `/slow` takes on.
 const MAX_SLOW_MS: u64 = 600_000;
 
 fn main() -> ExitCode {
-    let (port, grace) = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("hyper: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match bureau::block_on(serve(port, grace)) {
+    match bureau::block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hyper: {e}");
@@ -98,7 +107,14 @@ struct Stats {
     pattern: OnceCell<Bytes>,
 }
 
-async fn serve(port: u16, grace: Duration) -> io::Result<()> {
+/// What the command line asks for.
+struct Args {
+    port: u16,
+    grace: Duration,
+    idle: Duration,
+}
+
+async fn serve(Args { port, grace, idle }: Args) -> io::Result<()> {
     // Listening before the address is printed: from then on a `SIGTERM`
     // starts the shutdown instead of ending the process.
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
@@ -121,8 +137,14 @@ async fn serve(port: u16, grace: Duration) -> io::Result<()> {
             match listener.accept().await {
                 Ok((stream, peer)) => {
                     stats.connections.set(stats.connections.get() + 1);
-                    let connection =
-                        connection(stream, peer, stats.clone(), stopping.clone(), alive.clone());
+                    let connection = connection(
+                        stream,
+                        peer,
+                        idle,
+                        stats.clone(),
+                        stopping.clone(),
+                        alive.clone(),
+                    );
                     bureau::spawn(connection).detach();
                 }
                 Err(e) => {
@@ -158,14 +180,20 @@ async fn next(signals: &mut Signals) -> Signal {
 /// once `stopping` closes, until it has finished what it had begun.
 /// `_alive` is dropped with the task.
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
+    idle: Duration,
     stats: Rc<Stats>,
     stopping: Receiver<()>,
     _alive: Sender<()>,
 ) {
+    // HTTP/2 writes a response as several frames: none may wait for the
+    // client's acknowledgement of the one before.
+    if let Err(e) = stream.set_nodelay(true) {
+        eprintln!("hyper: {peer}: cannot turn Nagle's algorithm off: {e}");
+    }
     let opened = async {
-        match bureau::timeout(HEAD_TIMEOUT, opens_with_preface(&stream)).await {
+        match bureau::timeout(idle, opening(&mut stream)).await {
             Ok(result) => result,
             Err(bureau::TimedOut) => Ok(None),
         }
@@ -174,22 +202,17 @@ async fn connection(
         let _ = stopping.recv().await;
         Ok(None)
     };
-    let http2 = match future::or(stopped, opened).await {
-        Ok(Some(http2)) => http2,
-        // Closed, silent or stopped before it said anything.
+    let (first, http2) = match future::or(stopped, opened).await {
+        Ok(Some(opening)) => opening,
+        // Closed, silent or stopped before it said which protocol.
         Ok(None) => return,
         Err(e) => {
             eprintln!("hyper: {peer}: {e}");
             return;
         }
     };
-    // HTTP/2 writes a response as several frames: none may wait for the
-    // client's acknowledgement of the one before.
-    if let Err(e) = stream.set_nodelay(true) {
-        eprintln!("hyper: {peer}: cannot turn Nagle's algorithm off: {e}");
-    }
     let service = service_fn(move |request| respond(request, stats.clone()));
-    let io = BureauIo::new(stream);
+    let io = BureauIo::new(Replay { first, stream });
     let served = if http2 {
         let connection = http2::Builder::new(BureauExecutor)
             .timer(BureauTimer)
@@ -200,7 +223,7 @@ async fn connection(
             // With a timer, hyper closes connections that send their
             // headers too slowly; without one, it cannot.
             .timer(BureauTimer)
-            .header_read_timeout(HEAD_TIMEOUT)
+            .header_read_timeout(idle)
             .serve_connection(io, service);
         until_stopped(connection, &stopping, |c| c.graceful_shutdown()).await
     };
@@ -209,28 +232,72 @@ async fn connection(
     }
 }
 
-/// Whether the connection opens with HTTP/2's preface; `None` if it
-/// closed before sending a byte. Leaves every byte in the socket, for
-/// hyper to read.
-async fn opens_with_preface(stream: &TcpStream) -> io::Result<Option<bool>> {
+/// Reads the connection's first bytes, up to HTTP/2's whole preface or
+/// the first byte that differs from it: those bytes, and whether they are
+/// the preface. `None` if the client closes first (`P` or `PR` and then
+/// nothing more may still become `POST`, so only the preface's end or a
+/// byte that differs decides).
+async fn opening(stream: &mut TcpStream) -> io::Result<Option<(Bytes, bool)>> {
     let mut first = [0; PREFACE.len()];
-    loop {
-        let n = stream.peek(&mut first).await?;
+    let mut len = 0;
+    while len < PREFACE.len() {
+        let n = stream.read(&mut first[len..]).await?;
         if n == 0 {
             return Ok(None);
         }
-        if !PREFACE.starts_with(&first[..n]) {
-            return Ok(Some(false));
+        len += n;
+        if !PREFACE.starts_with(&first[..len]) {
+            return Ok(Some((Bytes::copy_from_slice(&first[..len]), false)));
         }
-        // `PRI` is no HTTP/1.1 method (RFC 9113 reserves it for the
-        // preface), so three bytes decide.
-        if n >= 3 {
-            return Ok(Some(true));
+    }
+    Ok(Some((Bytes::from_static(PREFACE), true)))
+}
+
+/// A stream that gives back `first`, the bytes already read from it,
+/// before reading on.
+struct Replay {
+    first: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.first.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
         }
-        // `P` or `PR` may begin `POST` as well. A peek sees the same bytes
-        // again at once, so the next look waits a moment; clients send
-        // their first bytes together, so this almost never happens.
-        Timer::after(Duration::from_millis(1)).await;
+        let n = self.first.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.first.split_to(n));
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_close(cx)
     }
 }
 
@@ -347,28 +414,39 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(u16, Duration), String> {
-    let (mut port, mut grace) = (3000, Duration::from_secs(10));
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        port: 3000,
+        grace: Duration::from_secs(10),
+        idle: Duration::from_secs(10),
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
-                port = value
+                parsed.port = value
                     .parse()
                     .map_err(|_| format!("--port: {value:?} is not a port number (0-65535)"))?;
             }
-            "--grace" => {
-                let value = args.next().ok_or("--grace needs a value")?;
-                grace = value
-                    .parse()
-                    .ok()
-                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-                    .ok_or_else(|| {
-                        format!("--grace: {value:?} is not a number of seconds (0 or more)")
-                    })?;
+            "--grace" => parsed.grace = seconds("--grace", args.next())?,
+            "--idle" => {
+                parsed.idle = seconds("--idle", args.next())?;
+                if parsed.idle.is_zero() {
+                    return Err("--idle: 0 would close every connection at once".into());
+                }
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok((port, grace))
+    Ok(parsed)
+}
+
+/// The value of `flag`, a number of seconds.
+fn seconds(flag: &str, value: Option<String>) -> Result<Duration, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    value
+        .parse()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("{flag}: {value:?} is not a number of seconds (0 or more)"))
 }

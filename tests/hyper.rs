@@ -407,11 +407,94 @@ fn the_server_finishes_requests_in_flight_over_both_protocols_at_sigterm() {
     assert_eq!(server.exit_code(), Some(0));
 }
 
+/// The CPU time the process `pid` has used so far, user and system, from
+/// `/proc/PID/stat` (in clock ticks, converted).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The fields after the command name, which is in parentheses: the
+    // state (field 3) first, so utime (14) and stime (15) are 11 and 12.
+    let after_name = &stat[stat.rfind(')').expect("a command name") + 1..];
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().expect("a number of ticks"))
+        .collect();
+    let ticks: u64 = String::from_utf8(
+        output_within(DEADLINE, {
+            let mut getconf = Command::new("getconf");
+            getconf.arg("CLK_TCK");
+            getconf
+        })
+        .stdout,
+    )
+    .expect("UTF-8")
+    .trim()
+    .parse()
+    .expect("CLK_TCK");
+    Duration::from_millis((fields[0] + fields[1]) * 1000 / ticks)
+}
+
+/// Reads `stream` to its end; what came, and how long after `since` the
+/// end came.
+fn read_to_close(stream: &mut TcpStream, since: Instant) -> (Vec<u8>, Duration) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(DEADLINE)))
+        .expect("read timeout");
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).expect("bytes, then EOF");
+    (got, since.elapsed())
+}
+
+#[test]
+fn clients_that_stop_inside_the_preface_cost_no_cpu_and_are_closed() {
+    let server = Server::start(&["--idle", "1"]);
+    let before = cpu_time(server.child.id());
+    let start = Instant::now();
+    // `PR` may begin HTTP/2's preface or `POST`: the server must wait for
+    // more, without polling. Half the clients then close their side.
+    let mut clients: Vec<(TcpStream, bool)> = (0..100)
+        .map(|i| {
+            let mut client = TcpStream::connect(server.addr).expect("connect");
+            client.write_all(b"PR").expect("send");
+            let closes = i % 2 == 0;
+            if closes {
+                client.shutdown(std::net::Shutdown::Write).expect("FIN");
+            }
+            (client, closes)
+        })
+        .collect();
+    // Those that closed first: each read ends at its client's FIN.
+    clients.sort_by_key(|(_, closes)| !closes);
+    for (client, closes) in &mut clients {
+        let (got, after) = read_to_close(client, start);
+        assert!(
+            got.is_empty(),
+            "an answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        if *closes {
+            // At the client's FIN, not at the deadline.
+            assert!(after < Duration::from_millis(900), "closed after {after:?}");
+        } else {
+            // At the `--idle` deadline.
+            assert!(after >= Duration::from_secs(1), "closed after {after:?}");
+            assert!(after < Duration::from_secs(3), "closed after {after:?}");
+        }
+    }
+    let used = cpu_time(server.child.id()) - before;
+    assert!(
+        used < Duration::from_millis(50),
+        "the server used {used:?} of CPU"
+    );
+}
+
 #[test]
 fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
     for (name, args) in [
         ("hyper", &["extra"][..]),
         ("hyper", &["--grace", "-1"]),
+        ("hyper", &["--idle", "0"]),
         ("hyper_client", &["--count", "0"]),
         ("hyper_client", &["ftp://example.com/"]),
         ("axum", &["--port"]),
