@@ -23,9 +23,10 @@
 //! it, and hands hyper a stream that gives those bytes back first.
 //!
 //! No connection waits on a silent client for more than `--idle SECS`
-//! (default 10) at a time: for its first bytes (HTTP/2's whole preface),
-//! or for an HTTP/1.1 request head (the first, or the next on a
-//! kept-alive connection). The counters are `Rc<Stats>`, shared by every
+//! (default 10) at a time: for its first bytes, for an HTTP/1.1 request
+//! head (the first, or the next on a kept-alive connection), or for the
+//! answer to an HTTP/2 ping, which the server sends after that long
+//! without a frame from the client. The counters are `Rc<Stats>`, shared by every
 //! connection and every HTTP/2 stream, which `bureau::hyper::BureauExecutor`
 //! runs on the loop's thread.
 //!
@@ -64,7 +65,8 @@ const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS] [--idle SECS]
   grace  how long connections may take to finish after SIGTERM or ctrl-c;
          default 10
   idle   how long the server waits on a silent client: for its first
-         bytes, or an HTTP/1.1 request head; default 10
+         bytes, an HTTP/1.1 request head, or the answer to an HTTP/2
+         ping; default 10
   SECS   a decimal number, such as 0.5";
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113,
 /// section 3.4).
@@ -216,6 +218,10 @@ async fn connection(
     let served = if http2 {
         let connection = http2::Builder::new(BureauExecutor)
             .timer(BureauTimer)
+            // After `idle` without a frame from the client, a ping; with no
+            // answer within `idle` more, the connection closes.
+            .keep_alive_interval(idle)
+            .keep_alive_timeout(idle)
             .serve_connection(io, service);
         until_stopped(connection, &stopping, |c| c.graceful_shutdown()).await
     } else {

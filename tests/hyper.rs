@@ -490,6 +490,25 @@ fn clients_that_stop_inside_the_preface_cost_no_cpu_and_are_closed() {
 }
 
 #[test]
+fn an_http2_client_silent_after_its_preface_is_pinged_then_closed() {
+    let server = Server::start(&["--idle", "0.5"]);
+    let mut client = TcpStream::connect(server.addr).expect("connect");
+    let start = Instant::now();
+    client
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("send the preface");
+    let (got, after) = read_to_close(&mut client, start);
+    // A PING frame's header: 8 bytes of payload, type 6, no flags.
+    assert!(
+        got.windows(5).any(|w| w == [0, 0, 8, 6, 0]),
+        "no PING in {got:?}"
+    );
+    // A ping after 0.5 s of silence, and no answer within 0.5 s more.
+    assert!(after >= Duration::from_secs(1), "closed after {after:?}");
+    assert!(after < Duration::from_secs(3), "closed after {after:?}");
+}
+
+#[test]
 fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
     for (name, args) in [
         ("hyper", &["extra"][..]),
