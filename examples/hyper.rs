@@ -10,7 +10,9 @@
 //! ```
 //!
 //! Routes: `/bytes/N` answers N bytes (at most 16 MiB), byte `i` being
-//! `i % 251`, so a client can check every one; `/slow?ms=N` answers after
+//! `i % 251`, so a client can check every one, in 64 KiB chunks that are
+//! made as hyper asks for them: a client that stops reading holds up one
+//! chunk and hyper's write buffer, not the whole body; `/slow?ms=N` answers after
 //! N ms (at most 600000); `/stats` counts the connections accepted, the
 //! requests, and the most requests in flight at once; any other path gets
 //! a greeting.
@@ -54,8 +56,8 @@ use bureau::prelude::*;
 use bureau::signal::{Signal, Signals};
 use bureau::{Timer, future};
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::{Either, Full};
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -73,6 +75,10 @@ const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS] [--idle SECS]
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The longest body `/bytes/N` sends.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// How much of a `/bytes/N` body one chunk holds.
+const CHUNK: usize = 64 * 1024;
+/// The period of the `/bytes/N` pattern.
+const PERIOD: usize = 251;
 /// The longest wait `/slow` takes on.
 const MAX_SLOW_MS: u64 = 600_000;
 
@@ -104,8 +110,9 @@ struct Stats {
     in_flight: Cell<usize>,
     /// The most requests answered at once.
     most_in_flight: Cell<usize>,
-    /// The `/bytes` pattern, made at the first request for it; each
-    /// response is a slice of it, with no copy.
+    /// `CHUNK + PERIOD - 1` bytes of the `/bytes` pattern, made at the
+    /// first request for it: every chunk of every `/bytes` body is a slice
+    /// of it, with no copy.
     pattern: OnceCell<Bytes>,
 }
 
@@ -350,10 +357,13 @@ impl Drop for InFlight {
     }
 }
 
+/// A response's body: a text, or `/bytes/N`'s pattern.
+type Body = Either<Full<Bytes>, Pattern>;
+
 async fn respond(
     request: Request<Incoming>,
     stats: Rc<Stats>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
     stats.requests.set(stats.requests.get() + 1);
     let _in_flight = InFlight::new(stats.clone());
     let uri = request.uri();
@@ -374,13 +384,17 @@ async fn respond(
     } else if let Some(len) = path.strip_prefix("/bytes/") {
         match len.parse::<usize>() {
             Ok(len) if len <= MAX_BYTES => {
-                let pattern = stats.pattern.get_or_init(|| {
-                    (0..MAX_BYTES)
-                        .map(|i| (i % 251) as u8)
+                let source = stats.pattern.get_or_init(|| {
+                    (0..CHUNK + PERIOD - 1)
+                        .map(|i| (i % PERIOD) as u8)
                         .collect::<Vec<_>>()
                         .into()
                 });
-                Response::new(Full::new(pattern.slice(..len)))
+                Response::new(Either::Right(Pattern {
+                    sent: 0,
+                    len,
+                    source: source.clone(),
+                }))
             }
             _ => text(
                 StatusCode::BAD_REQUEST,
@@ -414,10 +428,48 @@ async fn respond(
     Ok(response)
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response
+}
+
+/// `/bytes/N`'s body, one chunk of at most `CHUNK` bytes each time hyper
+/// asks: the bytes from `sent` to `len` of the pattern, byte `i` being
+/// `i % PERIOD`.
+struct Pattern {
+    sent: usize,
+    len: usize,
+    /// The pattern from 0 to `CHUNK + PERIOD - 1`: the chunk from `sent`
+    /// is its slice from `sent % PERIOD`.
+    source: Bytes,
+}
+
+impl hyper::body::Body for Pattern {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let n = (self.len - self.sent).min(CHUNK);
+        if n == 0 {
+            return Poll::Ready(None);
+        }
+        let from = self.sent % PERIOD;
+        let chunk = self.source.slice(from..from + n);
+        self.sent += n;
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sent == self.len
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact((self.len - self.sent) as u64)
+    }
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {

@@ -97,6 +97,16 @@ const MAX_READ: usize = 64 * 1024;
 /// hyper then gathers each message into one buffer and writes it with one
 /// call.
 ///
+/// What a client that stops reading costs: gathering, hyper's HTTP/1
+/// copies each body chunk whole into its write buffer, and polls the body
+/// for the next one only while that buffer holds less than its
+/// `max_buf_size` (about 400 KiB unless the builder sets it). A body
+/// given as one 16 MiB `Bytes` is therefore copied whole and held for as
+/// long as the client does not read it: 16 MiB for each such client;
+/// given in chunks of 64 KiB, made as hyper polls the body (a small
+/// `hyper::body::Body`, or `http_body_util::StreamBody`), it holds about
+/// `max_buf_size` and one chunk per client, whatever the body's length.
+///
 /// ```
 /// use bureau::hyper::BureauIo;
 /// use bureau::net::{TcpListener, TcpStream};

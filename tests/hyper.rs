@@ -508,6 +508,52 @@ fn an_http2_client_silent_after_its_preface_is_pinged_then_closed() {
     assert!(after < Duration::from_secs(3), "closed after {after:?}");
 }
 
+/// The resident memory of the process `pid`, from `/proc/PID/status`.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in {status}"));
+    kib * 1024
+}
+
+#[test]
+fn clients_that_never_read_a_16_mib_body_cost_the_server_far_less_than_that() {
+    const CLIENTS: u64 = 16;
+    const MIB: u64 = 1024 * 1024;
+    let server = Server::start(&[]);
+    // Whatever the first answer allocates once, before the measure.
+    curl(&[&server.url("/bytes/1")]);
+    let before = resident_bytes(server.child.id());
+    let clients: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| {
+            let mut client = TcpStream::connect(server.addr).expect("connect");
+            client
+                .write_all(b"GET /bytes/16777216 HTTP/1.1\r\nHost: test\r\n\r\n")
+                .expect("send");
+            client
+                .set_read_timeout(Some(Duration::from_secs(DEADLINE)))
+                .expect("read timeout");
+            // The answer has begun: hyper has taken the head and the
+            // body's first bytes. Then nothing more is read.
+            client
+                .read_exact(&mut [0; 1])
+                .expect("the answer's first byte");
+            client
+        })
+        .collect();
+    let grown = resident_bytes(server.child.id()).saturating_sub(before);
+    assert!(
+        grown < CLIENTS * 2 * MIB,
+        "{CLIENTS} stalled answers grew the server by {} MiB",
+        grown / MIB
+    );
+    drop(clients);
+}
+
 #[test]
 fn both_examples_reject_a_bad_argument_with_usage_and_exit_code_2() {
     for (name, args) in [
