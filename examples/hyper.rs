@@ -13,7 +13,9 @@
 //! `i % 251`, so a client can check every one, in 64 KiB chunks that are
 //! made as hyper asks for them: a client that stops reading holds up one
 //! chunk and hyper's write buffer, not the whole body; `/slow?ms=N` answers after
-//! N ms (at most 600000); `/stats` counts the connections accepted, the
+//! N ms (at most 600000); `/hold?n=N` answers once N requests are in
+//! flight at once, itself among them (at most 10000), and so do all the
+//! `/hold` requests waiting then, or with 503 after 10 s; `/stats` counts the connections accepted, the
 //! requests, and the most requests in flight at once; any other path gets
 //! a greeting.
 //!
@@ -37,7 +39,7 @@
 //! HTTP/2 sends GOAWAY and finishes its open streams), waits for them at
 //! most `--grace SECS` (default 10), and exits 0.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::convert::Infallible;
 use std::error::Error;
 use std::io;
@@ -81,6 +83,10 @@ const CHUNK: usize = 64 * 1024;
 const PERIOD: usize = 251;
 /// The longest wait `/slow` takes on.
 const MAX_SLOW_MS: u64 = 600_000;
+/// The most requests `/hold` waits for.
+const MAX_HOLD: usize = 10_000;
+/// How long `/hold` waits at most.
+const HOLD_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
@@ -110,6 +116,9 @@ struct Stats {
     in_flight: Cell<usize>,
     /// The most requests answered at once.
     most_in_flight: Cell<usize>,
+    /// What the `/hold` requests waiting now wait on: the first that finds
+    /// enough requests in flight drops it, which answers them all.
+    gate: RefCell<Option<(Sender<()>, Receiver<()>)>>,
     /// `CHUNK + PERIOD - 1` bytes of the `/bytes` pattern, made at the
     /// first request for it: every chunk of every `/bytes` body is a slice
     /// of it, with no copy.
@@ -401,13 +410,16 @@ async fn respond(
                 format!("N must be a whole number from 0 to {MAX_BYTES}\n"),
             ),
         }
+    } else if path == "/hold" {
+        match query(uri, "n=").unwrap_or("1").parse::<usize>() {
+            Ok(n) if n <= MAX_HOLD => hold(n, &stats).await,
+            _ => text(
+                StatusCode::BAD_REQUEST,
+                format!("n must be a whole number from 0 to {MAX_HOLD}\n"),
+            ),
+        }
     } else if path == "/slow" {
-        let ms = uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("ms="))
-            .unwrap_or("1000");
+        let ms = query(uri, "ms=").unwrap_or("1000");
         match ms.parse::<u64>() {
             Ok(ms) if ms <= MAX_SLOW_MS => {
                 eprintln!("hyper: {target}: waiting {ms} ms");
@@ -426,6 +438,38 @@ async fn respond(
         )
     };
     Ok(response)
+}
+
+/// The value of the query's field that starts with `name`, such as `ms=`.
+fn query<'a>(uri: &'a hyper::Uri, name: &str) -> Option<&'a str> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name))
+}
+
+/// `/hold?n=N`: answers once `n` requests are in flight at once, or after
+/// `HOLD_TIMEOUT`.
+async fn hold(n: usize, stats: &Stats) -> Response<Body> {
+    if stats.in_flight.get() < n {
+        let gate = stats
+            .gate
+            .borrow_mut()
+            .get_or_insert_with(|| async_channel::bounded(1))
+            .1
+            .clone();
+        if let Err(bureau::TimedOut) = bureau::timeout(HOLD_TIMEOUT, gate.recv()).await {
+            let message = format!(
+                "gave up after {HOLD_TIMEOUT:?}: {} of {n} in flight\n",
+                stats.in_flight.get()
+            );
+            return text(StatusCode::SERVICE_UNAVAILABLE, message);
+        }
+    } else {
+        // Its one sender dropped, the gate is closed: every request
+        // waiting on it is answered.
+        stats.gate.take();
+    }
+    text(StatusCode::OK, format!("held until {n} in flight\n"))
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

@@ -231,7 +231,7 @@ fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
     let server = Server::start(&[]);
     let addr = server.addr;
     // A hyper HTTP/2 client on bureau: one connection, 100 requests sent
-    // at once, each answered after 2 s, so that all are in flight together.
+    // at once, each held by the server until all 100 are in flight.
     let bodies = bounded(DEADLINE, move || {
         bureau::block_on(async move {
             let stream = bureau::net::TcpStream::connect(addr).await?;
@@ -244,7 +244,7 @@ fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
                 .map(|_| {
                     let mut sender = sender.clone();
                     bureau::spawn(async move {
-                        let request = Request::get(format!("http://{addr}/slow?ms=2000"))
+                        let request = Request::get(format!("http://{addr}/hold?n=100"))
                             .body(Empty::<Bytes>::new())?;
                         let response = sender.send_request(request).await?;
                         let status = response.status();
@@ -265,7 +265,7 @@ fn the_server_answers_100_concurrent_http2_streams_on_one_connection() {
     assert_eq!(bodies.len(), 100);
     for (status, body) in bodies {
         assert_eq!(status, 200);
-        assert_eq!(body, "waited 2000 ms\n");
+        assert_eq!(body, "held until 100 in flight\n");
     }
     // This client's connection, and the one that asks for the figures.
     let (connections, requests, most_in_flight) = server.stats();
