@@ -44,7 +44,7 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::io;
 use std::io::IoSlice;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::pin::{Pin, pin};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -75,6 +75,9 @@ const USAGE: &str = "usage: hyper [--port PORT] [--grace SECS] [--idle SECS]
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113,
 /// section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a connection the server has closed may take to close its
+/// client's side (see `linger`).
+const LINGER: Duration = Duration::from_secs(1);
 /// The longest body `/bytes/N` sends.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// How much of a `/bytes/N` body one chunk holds.
@@ -230,6 +233,8 @@ async fn connection(
         }
     };
     let service = service_fn(move |request| respond(request, stats.clone()));
+    // The same socket, kept for the close once hyper is done with it.
+    let socket = stream.clone();
     let io = BureauIo::new(Replay { first, stream });
     let served = if http2 {
         let connection = http2::Builder::new(BureauExecutor)
@@ -252,6 +257,23 @@ async fn connection(
     if let Err(e) = served {
         eprintln!("hyper: {peer}: {e}");
     }
+    linger(socket).await;
+}
+
+/// Closes the server's side of `stream` and reads and drops what the
+/// client still sends, until it closes its side too or `LINGER` is over.
+/// Closing a socket with bytes unread resets the connection, and a reset
+/// can destroy the end of an answer the client has not read yet (HTTP/2
+/// clients send window updates while they read, after the server's last
+/// frame).
+async fn linger(mut stream: TcpStream) {
+    // It fails only if the connection is gone already.
+    let _ = stream.shutdown(Shutdown::Write);
+    let drain = async {
+        let mut sink = [0; 4096];
+        while let Ok(1..) = stream.read(&mut sink).await {}
+    };
+    let _ = bureau::timeout(LINGER, drain).await;
 }
 
 /// Reads the connection's first bytes, up to HTTP/2's whole preface or
