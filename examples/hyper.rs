@@ -37,7 +37,7 @@
 //! At `SIGTERM` or `SIGINT` the server stops accepting, asks every
 //! connection to finish (HTTP/1.1 closes after the request in flight;
 //! HTTP/2 sends GOAWAY and finishes its open streams), waits for them at
-//! most `--grace SECS` (default 10), and exits 0.
+//! most `--grace SECS` (default 10) or until a second signal, and exits 0.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::convert::Infallible;
@@ -181,9 +181,23 @@ async fn serve(Args { port, grace, idle }: Args) -> io::Result<()> {
     eprintln!("hyper: {signal}: shutting down: stopped accepting, finishing the connections");
     drop(stop);
     drop(alive);
-    match bureau::timeout(grace, all_closed.recv()).await {
-        Ok(_) => eprintln!("hyper: every connection finished"),
-        Err(bureau::TimedOut) => eprintln!("hyper: closed the connections left after {grace:?}"),
+    let all_done = async {
+        let _ = all_closed.recv().await;
+        None
+    };
+    let grace_over = async {
+        Timer::after(grace).await;
+        Some(format!("after {grace:?}"))
+    };
+    let again = async { Some(format!("at a second signal, {}", next(&mut signals).await)) };
+    // `None` once every connection has finished; `Some(when)` if the wait
+    // was cut short. Returning ends the process, which closes the rest.
+    match future::or(all_done, future::or(grace_over, again)).await {
+        None => eprintln!("hyper: every connection finished"),
+        Some(when) => {
+            let left = all_closed.sender_count();
+            eprintln!("hyper: closed the {left} connection(s) left {when}");
+        }
     }
     Ok(())
 }

@@ -126,8 +126,13 @@ impl Server {
 
     /// Sends the server `SIGTERM`.
     fn terminate(&self) {
+        self.signal(rustix::process::Signal::TERM);
+    }
+
+    /// Sends the server `signal`.
+    fn signal(&self, signal: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("a pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal");
+        rustix::process::kill_process(pid, signal).expect("signal");
     }
 
     /// Waits for the server to exit by itself, and returns its exit code.
@@ -608,6 +613,32 @@ fn clients_that_never_read_a_16_mib_body_cost_the_server_far_less_than_that() {
         grown / MIB
     );
     drop(clients);
+}
+
+#[test]
+fn a_second_signal_ends_the_grace_period_at_once() {
+    // A grace period longer than the test's bound: only the second signal
+    // can end the server within it.
+    let server = Server::start(&["--grace", "600"]);
+    let mut slow = TcpStream::connect(server.addr).expect("connect");
+    slow.write_all(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("send");
+    server.stderr_line_with("/slow?ms=600000: waiting");
+    server.terminate();
+    server.stderr_line_with("SIGTERM: shutting down");
+    server.signal(rustix::process::Signal::INT);
+    let line = server.stderr_line_with("at a second signal");
+    assert_eq!(
+        line,
+        "hyper: closed the 1 connection(s) left at a second signal, SIGINT"
+    );
+    assert_eq!(server.exit_code(), Some(0));
+    let (got, _) = read_to_close(&mut slow, Instant::now());
+    assert!(
+        got.is_empty(),
+        "an answer: {:?}",
+        String::from_utf8_lossy(&got)
+    );
 }
 
 #[test]
