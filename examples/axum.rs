@@ -10,26 +10,31 @@
 //! Routes: `/` greets; `/hello/{name}` greets by name; `/sleep/{ms}`
 //! answers after `ms` milliseconds (at most 10000) of a `bureau::Timer`,
 //! awaited inside the handler; `/visits` counts its own visits, in the
-//! router's state; anything else is a 404.
+//! router's state; `/peer` answers the client's address; anything else
+//! is a 404.
 //!
-//! What stays tokio's: `axum::serve` (it takes a tokio listener, so the
-//! accept loop below is bureau's instead), and the features that spawn on
-//! tokio or sleep on its timer (`ws`'s `WebSocketUpgrade`, `Sse::keep_alive`,
-//! `into_make_service_with_connect_info`), which panic with no tokio
-//! runtime. axum's handlers and state must be `Send`; bureau runs them on
-//! its one thread all the same.
+//! The glue is a few lines: an accept loop, and hyper's `service_fn`
+//! calling the router. What needs axum's `tokio` feature (which brings
+//! tokio's runtime, `net` and `rt`, and hyper-util) is absent here:
+//! `axum::serve`, `extract::ConnectInfo` and
+//! `Router::into_make_service_with_connect_info`, `Sse::keep_alive`, and
+//! the `ws` feature. For the peer's address, the loop below puts it in
+//! each request's extensions, and a handler takes it as
+//! `Extension<SocketAddr>`. axum's handlers and state must be `Send`;
+//! bureau runs them on its one thread all the same.
 
 use std::future::poll_fn;
 use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::{Extension, Router};
 use bureau::hyper::{BureauIo, BureauTimer};
 use bureau::net::TcpListener;
 use bureau::prelude::*;
@@ -65,6 +70,7 @@ fn router() -> Router {
         .route("/hello/{name}", get(hello))
         .route("/sleep/{ms}", get(sleep))
         .route("/visits", get(visits))
+        .route("/peer", get(peer))
         .with_state(Arc::new(AtomicU64::new(0)))
 }
 
@@ -86,6 +92,10 @@ async fn visits(State(count): State<Arc<AtomicU64>>) -> String {
     format!("visit {n}\n")
 }
 
+async fn peer(Extension(peer): Extension<SocketAddr>) -> String {
+    format!("you are {peer}\n")
+}
+
 async fn serve(port: u16) -> io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let mut stdout = bureau::io::stdout();
@@ -103,10 +113,12 @@ async fn serve(port: u16) -> io::Result<()> {
         };
         let router = router.clone();
         // The router as hyper's service: each request gets a clone of it,
-        // readied and called as a tower service is. A router never fails
-        // (its error type is `Infallible`).
-        let service = service_fn(move |request: hyper::Request<Incoming>| {
+        // readied and called as a tower service is, and the peer's address
+        // in its extensions. A router never fails (its error type is
+        // `Infallible`).
+        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
             let mut router = router.clone();
+            request.extensions_mut().insert(peer);
             async move {
                 poll_fn(|cx| Service::<hyper::Request<Incoming>>::poll_ready(&mut router, cx))
                     .await?;

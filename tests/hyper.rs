@@ -676,6 +676,18 @@ fn axum_routes_requests_on_bureau_with_no_tokio_runtime() {
         let out = curl(&["--write-out", "[%{http_code}]", &server.url(path)]);
         assert_eq!(String::from_utf8_lossy(&out.stdout), answer, "{path}");
     }
+    // The peer's address, from the request's extensions.
+    let out = curl(&[
+        "--write-out",
+        "[%{local_ip}:%{local_port}]",
+        &server.url("/peer"),
+    ]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    let (answer, client) = out.split_once('[').expect("curl's write-out");
+    assert_eq!(
+        answer,
+        format!("you are {}\n", client.trim_end_matches(']'))
+    );
 }
 
 /// Asks for an upgrade to `shout` and marks a response as granting it.
