@@ -9,30 +9,35 @@
 //! kill -TERM <pid>            # or ctrl-c: a graceful shutdown
 //! ```
 //!
-//! Routes: `/bytes/N` answers N bytes (at most 16 MiB), byte `i` being
-//! `i % 251`, so a client can check every one, in 64 KiB chunks that are
-//! made as hyper asks for them: a client that stops reading holds up one
-//! chunk and hyper's write buffer, not the whole body; `/slow?ms=N` answers after
-//! N ms (at most 600000); `/hold?n=N` answers once N requests are in
-//! flight at once, itself among them (at most 10000), and so do all the
-//! `/hold` requests waiting then, or with 503 after 10 s; `/stats` counts the connections accepted, the
-//! requests, and the most requests in flight at once; any other path gets
-//! a greeting.
+//! Routes:
+//! - `/bytes/N` answers N bytes (at most 16 MiB), byte `i` being
+//!   `i % 251`, so a client can check every one, in 64 KiB chunks made as
+//!   hyper asks for them: a client that stops reading holds up one chunk
+//!   and hyper's write buffer, not the whole body;
+//! - `/slow?ms=N` answers after N ms (at most 600000);
+//! - `/hold?n=N` answers once N requests (at most 10000) are in flight at
+//!   once, itself among them, and so does every `/hold` request waiting
+//!   then; or with 503 after 10 s;
+//! - `/stats` counts the connections accepted, the requests, and the most
+//!   requests in flight at once;
+//! - any other path gets a greeting.
 //!
 //! One listener speaks both protocols: a connection that opens with
 //! HTTP/2's preface (a client with prior knowledge, such as `curl
 //! --http2-prior-knowledge`) is served by hyper's HTTP/2 server, any other
 //! by its HTTP/1.1 server. The server reads a connection's first bytes
 //! itself, up to the whole preface or the first byte that differs from
-//! it, and hands hyper a stream that gives those bytes back first.
+//! it, and hands hyper a stream that gives those bytes back first. The
+//! counters are `Rc<Stats>`, shared by every connection and every HTTP/2
+//! stream, which `bureau::hyper::BureauExecutor` runs on the loop's
+//! thread.
 //!
 //! No connection waits on a silent client for more than `--idle SECS`
 //! (default 10) at a time: for its first bytes, for an HTTP/1.1 request
 //! head (the first, or the next on a kept-alive connection), or for the
 //! answer to an HTTP/2 ping, which the server sends after that long
-//! without a frame from the client. The counters are `Rc<Stats>`, shared by every
-//! connection and every HTTP/2 stream, which `bureau::hyper::BureauExecutor`
-//! runs on the loop's thread.
+//! without a frame from the client. A client that stops reading an
+//! answer is not timed out.
 //!
 //! At `SIGTERM` or `SIGINT` the server stops accepting, asks every
 //! connection to finish (HTTP/1.1 closes after the request in flight;
