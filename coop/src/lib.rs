@@ -22,16 +22,22 @@
 //!   unwind into the code that wakes it: the pool's tasks, which async-task
 //!   completes on a pool thread inside an abort-on-panic guard.
 //!
+//! - **[`Delay`]**, the loop's delay histogram: the executor records the
+//!   length of its batches and the reactor the lateness of the timers it
+//!   fires, each into this thread's copy ([`record_delay`]).
+//!
 //! This crate must never learn what a task, a socket or a timer is: it holds
-//! a counter, a flag and a waker wrapper. Under `--cfg loom`, where the models' threads
+//! a counter, a flag, a histogram and a waker wrapper. Under `--cfg loom`, where the models' threads
 //! share one OS thread and so one copy of any thread-local, the budget is
 //! always unlimited and no wake is urgent.
 
 #![forbid(unsafe_code)]
 
 mod caught;
+mod delay;
 
 pub use caught::Caught;
+pub use delay::{Delay, loop_delay, record_delay};
 
 use std::cell::Cell;
 use std::marker::PhantomData;
