@@ -8,11 +8,13 @@
 
 use crate::active::Active;
 use crate::park::{Park, Unpark};
-use crate::queue::{FAIRNESS_BATCH, RunQueue, Runnable};
+use crate::queue::{FAIRNESS_BATCH, Meta, RunQueue, Runnable};
 use crate::sleep::Sleeper;
+use crate::stats::{Counters, Stats};
 use crate::sync::Arc;
 use crate::sync::{AtomicBool, Ordering};
 use crate::task::Task;
+use crate::watch::Watch;
 use async_task::Builder;
 use futures_lite::future::{self, FutureExt};
 use pin_project_lite::pin_project;
@@ -20,7 +22,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, Location};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -103,6 +105,7 @@ pub struct LocalExecutor<'a> {
     queue: Arc<RunQueue>,
     /// Also makes the executor `!Send` and `!Sync`, as its tasks are.
     active: Rc<RefCell<Active>>,
+    counters: Counters,
     /// Invariant in `'a`: were it covariant, a `&LocalExecutor<'long>`
     /// could pass for a `&LocalExecutor<'short>` and take a future that
     /// borrows for `'short` only, which the executor would drop after
@@ -123,12 +126,16 @@ impl<'a> LocalExecutor<'a> {
         LocalExecutor {
             queue: RunQueue::new(),
             active: Rc::new(RefCell::new(Active::default())),
+            counters: Counters::default(),
             _borrows: PhantomData,
         }
     }
 
     /// Spawns `future` as a task of this executor; it starts running the
     /// next time the executor runs.
+    ///
+    /// The place of the call is kept with the task (`#[track_caller]`): a
+    /// slow-poll report names it.
     ///
     /// # Examples
     ///
@@ -140,7 +147,39 @@ impl<'a> LocalExecutor<'a> {
     /// assert!(ex.try_tick());
     /// assert!(task.is_finished());
     /// ```
+    #[track_caller]
     pub fn spawn<T: 'a>(&self, future: impl Future<Output = T> + 'a) -> Task<T> {
+        self.spawn_at(Location::caller(), future)
+    }
+
+    /// Spawns `future` as [`spawn`](Self::spawn) does, with `site` as the
+    /// place a slow-poll report names: for a wrapper of `spawn` that cannot
+    /// pass its own caller's place on through `#[track_caller]` (one that
+    /// reaches the executor inside a closure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::LocalExecutor;
+    /// use std::panic::Location;
+    ///
+    /// #[track_caller]
+    /// fn spawn_logged(ex: &LocalExecutor<'_>) {
+    ///     let site = Location::caller();
+    ///     let spawn = || ex.spawn_at(site, async move { println!("spawned at {site}") });
+    ///     spawn().detach();
+    /// }
+    ///
+    /// let ex = LocalExecutor::new();
+    /// spawn_logged(&ex);
+    /// while ex.try_tick() {}
+    /// ```
+    pub fn spawn_at<T: 'a>(
+        &self,
+        site: &'static Location<'static>,
+        future: impl Future<Output = T> + 'a,
+    ) -> Task<T> {
+        self.counters.spawned();
         let key = self.active.borrow_mut().reserve();
         let future = Tracked {
             future: Some(future),
@@ -149,9 +188,10 @@ impl<'a> LocalExecutor<'a> {
                 key,
             },
         };
-        let builder = Builder::new()
-            .propagate_panic(true)
-            .metadata(self.queue.clone());
+        let builder = Builder::new().propagate_panic(true).metadata(Meta {
+            queue: self.queue.clone(),
+            site,
+        });
         // Not `spawn_local`, which checks the thread on every poll and drop
         // and asks for `'static`: the executor already guarantees what it
         // checks, and its tasks may borrow for `'a`. async-task's
@@ -192,7 +232,7 @@ impl<'a> LocalExecutor<'a> {
         // - A schedule function that is not `Send + Sync`: it is
         //   `RunQueue::schedule`, a plain `fn` that captures nothing, so
         //   it is `Send + Sync` (it reaches the queue through the task's
-        //   metadata, an `Arc<RunQueue>`, which is `Send + Sync`).
+        //   metadata, whose `Arc<RunQueue>` is `Send + Sync`).
         //
         // - A schedule function that is not `'static`: it is `'static`.
         let schedule = RunQueue::schedule;
@@ -219,6 +259,7 @@ impl<'a> LocalExecutor<'a> {
         match self.queue.pop() {
             Some(runnable) => {
                 run(runnable);
+                self.counters.add_polls(1);
                 true
             }
             None => false,
@@ -244,7 +285,9 @@ impl<'a> LocalExecutor<'a> {
     /// Waits until a task is queued, then runs it; returns whether it
     /// yielded because it spent its cooperative budget.
     async fn run_next(&self) -> bool {
-        run(future::poll_fn(|cx| self.poll_runnable(cx)).await)
+        let yielded = run(future::poll_fn(|cx| self.poll_runnable(cx)).await);
+        self.counters.add_polls(1);
+        yielded
     }
 
     /// Runs this executor's tasks while awaiting `future`, and returns its
@@ -289,6 +332,12 @@ impl<'a> LocalExecutor<'a> {
     /// cooperative budget (see `bureau_coop`), so a reactor behind it keeps
     /// collecting I/O and timer events while tasks are busy.
     ///
+    /// It keeps the executor's [`stats`](Self::stats) (busy and idle time,
+    /// polls, the loop delay), and reports on stderr a poll that holds the
+    /// loop longer than `BUREAU_SLOW_POLL_MS` (see [`SlowPoll`]).
+    ///
+    /// [`SlowPoll`]: crate::SlowPoll
+    ///
     /// # Examples
     ///
     /// ```
@@ -314,12 +363,16 @@ impl<'a> LocalExecutor<'a> {
         let mut polls = 0;
         // Each poll gets a fresh cooperative budget.
         let budget = bureau_coop::scope();
+        // The loop's clock, read at each turn and sleep (see `watch.rs`).
+        let mut watch = Watch::new();
         // One iteration of the run loop, one call per step.
         loop {
             // 1. Poll the main future, if it was woken since its last poll.
             if main.woken.swap(false, Ordering::AcqRel) {
                 let (poll, yielded) = budget.poll(|| future.as_mut().poll(&mut cx));
+                watch.main_poll(&self.counters);
                 if let Poll::Ready(output) = poll {
+                    watch.end_batch(&self.counters);
                     return output;
                 }
                 polls += 1;
@@ -327,17 +380,22 @@ impl<'a> LocalExecutor<'a> {
                     // The reactor's turn now, and then the tasks: `future`
                     // woke itself, and must not be polled again before them.
                     polls = 0;
-                    self.park_in(parker, &budget, Some(Duration::ZERO));
+                    self.park_in(parker, &budget, &mut watch, Some(Duration::ZERO));
                 }
             }
             // 2. Run queued tasks until `FAIRNESS_BATCH` polls since the
-            //    parker's last turn, or until none is queued.
-            polls = self.run_batch(&budget, polls);
+            //    parker's last turn, or until none is queued; each poll
+            //    timed if the batch is (see `watch.rs`).
+            polls = if watch.timed() {
+                self.run_batch::<true>(&budget, &mut watch, polls)
+            } else {
+                self.run_batch::<false>(&budget, &mut watch, polls)
+            };
             // 3. After `FAIRNESS_BATCH` polls, the parker's non-blocking
             //    turn, and the loop starts over.
             if polls >= FAIRNESS_BATCH {
                 polls = 0;
-                self.park_in(parker, &budget, Some(Duration::ZERO));
+                self.park_in(parker, &budget, &mut watch, Some(Duration::ZERO));
                 continue;
             }
             // 4. Nothing left to run: decide whether to sleep. Not if the
@@ -349,7 +407,7 @@ impl<'a> LocalExecutor<'a> {
             if self.queue.prepare_sleep(Sleeper::Parker) {
                 // 5. Park until a wake (`Unpark::unpark`) or the parker's
                 //    own events.
-                self.park_in(parker, &budget, None);
+                self.park_in(parker, &budget, &mut watch, None);
                 polls = 0;
             }
             // 6. Mark the loop awake (`Sleep::awake`): while it runs, a
@@ -360,32 +418,78 @@ impl<'a> LocalExecutor<'a> {
 
     /// Step 2 of `block_on`'s loop: runs queued tasks while fewer than
     /// [`FAIRNESS_BATCH`] polls have been made since the parker's last
-    /// turn; returns the new count of polls.
+    /// turn; returns the new count of polls. `TIMED`: each poll is timed
+    /// (else only its spawn site is noted).
     #[inline]
-    fn run_batch(&self, budget: &bureau_coop::Scope, mut polls: usize) -> usize {
+    fn run_batch<const TIMED: bool>(
+        &self,
+        budget: &bureau_coop::Scope,
+        watch: &mut Watch,
+        mut polls: usize,
+    ) -> usize {
         while polls < FAIRNESS_BATCH {
             let Some(runnable) = self.queue.pop() else {
                 break;
             };
+            let site = Some(runnable.metadata().site);
             // A task that yielded for its budget found its I/O ready
             // again and again: let the parker look at the rest of the
             // world (timers due, other sockets) before the next poll.
             let (_, yielded) = budget.poll(|| runnable.run());
+            if TIMED {
+                watch.timed_poll(site, &self.counters);
+            } else {
+                watch.untimed_poll(site);
+            }
             polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
         }
         polls
     }
 
-    /// Steps 3 and 5 of `block_on`'s loop: parks for at most `timeout`,
-    /// marked as parked in the run queue (see `RunQueue::parking`).
+    /// Steps 3 and 5 of `block_on`'s loop: ends the batch (`watch`), then
+    /// parks for at most `timeout`, marked as parked in the run queue (see
+    /// `RunQueue::parking`). A park that may block is idle time.
     fn park_in<P: Park>(
         &self,
         parker: &mut P,
         budget: &bureau_coop::Scope,
+        watch: &mut Watch,
         timeout: Option<Duration>,
     ) {
-        let _parking = self.queue.parking();
-        budget.between_polls(|| parker.park(timeout));
+        let from = watch.end_batch(&self.counters);
+        {
+            let _parking = self.queue.parking();
+            budget.between_polls(|| parker.park(timeout));
+        }
+        if timeout != Some(Duration::ZERO) {
+            watch.slept(from, &self.counters);
+        }
+    }
+
+    /// A snapshot of this executor's counters, and of this thread's loop
+    /// delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bureau_executor::{LocalExecutor, ThreadParker};
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let tasks: Vec<_> = (0..3).map(|i| ex.spawn(async move { i })).collect();
+    /// assert_eq!(ex.stats().queued, 3);
+    /// ex.block_on(&mut ThreadParker::new(), async {
+    ///     for task in tasks {
+    ///         task.await;
+    ///     }
+    /// });
+    /// let stats = ex.stats();
+    /// assert_eq!(stats.tasks_spawned, 3);
+    /// // The three tasks, and the future above twice: once before they ran.
+    /// assert_eq!(stats.polls, 5);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let alive = self.active.try_borrow().map_or(0, |a| a.len());
+        self.counters.snapshot(alive, self.queue.len())
     }
 
     /// Whether every task spawned on this executor has finished (or been

@@ -28,10 +28,16 @@ mod executor;
 mod park;
 mod queue;
 mod sleep;
+mod slow;
+mod stats;
 mod sync;
 mod task;
+mod watch;
 
+pub use bureau_coop::Delay;
 pub use executor::LocalExecutor;
 pub use futures_lite::future::yield_now;
 pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
+pub use slow::{DEFAULT_SLOW_POLL, Site, SlowPoll, on_slow_poll};
+pub use stats::Stats;
 pub use task::Task;

@@ -20,6 +20,7 @@ use crate::sync::{Arc, thread_local};
 use concurrent_queue::ConcurrentQueue;
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 
@@ -27,12 +28,19 @@ use std::task::Waker;
 /// gives the parker a non-blocking turn.
 pub(crate) const FAIRNESS_BATCH: usize = 64;
 
-/// A queued task. Its async-task metadata is the run queue it belongs to, so
-/// that its schedule function captures nothing: async-task then makes no
-/// reference-count round trip around each call of it, as it must around a
-/// schedule function that captures state. Keep [`RunQueue::schedule`] a
-/// plain `fn`.
-pub(crate) type Runnable = async_task::Runnable<Arc<RunQueue>>;
+/// A queued task. Its async-task metadata ([`Meta`]) holds the run queue it
+/// belongs to, so that its schedule function captures nothing: async-task
+/// then makes no reference-count round trip around each call of it, as it
+/// must around a schedule function that captures state. Keep
+/// [`RunQueue::schedule`] a plain `fn`.
+pub(crate) type Runnable = async_task::Runnable<Meta>;
+
+/// What every task carries in its header: its run queue, and where in the
+/// user's source it was spawned (named by a slow-poll report).
+pub(crate) struct Meta {
+    pub(crate) queue: Arc<RunQueue>,
+    pub(crate) site: &'static Location<'static>,
+}
 
 /// The state one executor shares with the schedule functions of its tasks,
 /// which any thread may call.
@@ -72,7 +80,7 @@ impl RunQueue {
     /// The schedule function of every task: queues `runnable` on the run
     /// queue named in its metadata. Called on any thread.
     pub(crate) fn schedule(runnable: Runnable) {
-        let queue: *const RunQueue = &**runnable.metadata();
+        let queue: *const RunQueue = &*runnable.metadata().queue;
         // What `push_local` asks: that the run queue outlive the call, though
         // it takes `runnable`, and with it the `Arc` that keeps the queue
         // alive. `push_local` either hands `runnable` back, or pushes it onto
@@ -82,7 +90,7 @@ impl RunQueue {
         if let Err(runnable) = unsafe { (*queue).push_local(runnable) } {
             // Hold the queue by an `Arc` of our own: once queued, the task
             // may be run, and dropped, before this returns.
-            let queue = runnable.metadata().clone();
+            let queue = runnable.metadata().queue.clone();
             queue.push_slow(runnable);
         }
     }
@@ -154,6 +162,16 @@ impl RunQueue {
             return local.pop_slow(&self.remote);
         }
         local.queue.pop_front()
+    }
+
+    /// How many tasks wait in the queues. On the owner thread, outside a
+    /// push or pop (else only the remote queue is counted).
+    pub(crate) fn len(&self) -> usize {
+        let local = self
+            .local
+            .borrow()
+            .map_or(0, |l| l.queue.len() + l.urgent.len());
+        local + self.remote.len()
     }
 
     /// Whether no task waits in any queue.

@@ -7,8 +7,7 @@
 //! never schedule or run anything: it only forwards to the async-task
 //! handle inside.
 
-use crate::queue::RunQueue;
-use crate::sync::Arc;
+use crate::queue::Meta;
 use bureau_coop::Caught;
 use std::fmt;
 use std::future::Future;
@@ -36,7 +35,7 @@ pub struct Task<T>(Handle<T>);
 
 enum Handle<T> {
     /// Spawned on a [`LocalExecutor`](crate::LocalExecutor).
-    Local(async_task::Task<T, Arc<RunQueue>>),
+    Local(async_task::Task<T, Meta>),
     /// Made with async-task, with no metadata, and scheduled by code
     /// outside this crate, perhaps on another thread; polled through a
     /// waker that catches panics (`bureau_coop::Caught`), since a task that
@@ -47,7 +46,7 @@ enum Handle<T> {
 }
 
 impl<T> Task<T> {
-    pub(crate) fn local(task: async_task::Task<T, Arc<RunQueue>>) -> Self {
+    pub(crate) fn local(task: async_task::Task<T, Meta>) -> Self {
         Task(Handle::Local(task))
     }
 
