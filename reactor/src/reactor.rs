@@ -32,8 +32,8 @@ use crate::source::{READ, Source, WRITE};
 use crate::sync::lock;
 use crate::timers::Timers;
 
-/// Counts of the reactor's syscalls since the process started, for tests and
-/// for judging the cost model.
+/// Counts of the reactor's syscalls and turns since the process started,
+/// for tests, for judging the cost model, and for `bureau::stats()`.
 ///
 /// ```
 /// let before = bureau_reactor::stats();
@@ -54,6 +54,14 @@ pub struct Stats {
     pub modifies: u64,
     /// Deregistrations (`Poller::delete`): one per dropped `Async`.
     pub deregistrations: u64,
+    /// Turns of the reactor, blocking or not.
+    pub turns: u64,
+    /// Wakes of tasks waiting for I/O (or a signal) that turns made.
+    pub events: u64,
+    /// Timers fired.
+    pub timers_fired: u64,
+    /// Timers set and neither fired nor cancelled yet.
+    pub timers_pending: usize,
 }
 
 /// Returns the reactor's syscall counters (see [`Stats`]).
@@ -73,6 +81,10 @@ pub fn stats() -> Stats {
         registrations: c.registrations.load(Ordering::Relaxed),
         modifies: c.modifies.load(Ordering::Relaxed),
         deregistrations: c.deregistrations.load(Ordering::Relaxed),
+        turns: c.turns.load(Ordering::Relaxed),
+        events: c.events.load(Ordering::Relaxed),
+        timers_fired: c.timers_fired.load(Ordering::Relaxed),
+        timers_pending: r.timers.len(),
     }
 }
 
@@ -97,6 +109,9 @@ struct Counters {
     registrations: AtomicU64,
     modifies: AtomicU64,
     deregistrations: AtomicU64,
+    turns: AtomicU64,
+    events: AtomicU64,
+    timers_fired: AtomicU64,
 }
 
 static REACTOR: OnceLock<Reactor> = OnceLock::new();
@@ -403,6 +418,15 @@ impl Reactor {
         }
         if signalled {
             crate::signal::deliver(wakers);
+        }
+        let c = &self.counters;
+        c.turns.fetch_add(1, Ordering::Relaxed);
+        if !timer_wakers.is_empty() {
+            c.timers_fired
+                .fetch_add(timer_wakers.len() as u64, Ordering::Relaxed);
+        }
+        if !wakers.is_empty() {
+            c.events.fetch_add(wakers.len() as u64, Ordering::Relaxed);
         }
         // Drained, so the buffers (and their capacity) are kept for next
         // turn; but not the room a burst of timers made.

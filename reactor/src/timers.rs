@@ -30,6 +30,10 @@
 //!    to cancel, and gives it back on cancel, so the queue can keep both
 //!    copies as a spare instead of cloning on the next insert.
 //!
+//! Each turn that fires timers records, in the driving thread's loop-delay
+//! histogram (`bureau_coop::record_delay`), how late the most overdue of
+//! them was: `now - deadline` at the turn.
+//!
 //! It must never wake a waker itself: the turn wakes what it collects,
 //! after the wait and outside the lock, timers first (as urgent wakes).
 
@@ -58,6 +62,8 @@ struct Pending {
     /// `Some(deadline)` while the driver waits, or is about to, for at most
     /// `deadline` (`None`: no limit); `None` outside a wait (rule 3).
     waiting: Option<Option<Instant>>,
+    /// Timers neither fired nor cancelled.
+    len: usize,
 }
 
 impl Timers {
@@ -81,6 +87,7 @@ impl Timers {
     ) -> (TimerId, Waker) {
         let mut p = lock(&self.pending);
         let (id, theirs) = p.queue.insert(when, waker);
+        p.len += 1;
         let earlier = match p.waiting {
             Some(until) => until.is_none_or(|until| when < until),
             None => false,
@@ -121,8 +128,19 @@ impl Timers {
     /// Cancels a timer (it may already have fired), given back the timer's
     /// copy of its waker.
     pub(crate) fn remove(&self, id: TimerId, theirs: Waker) {
-        let wakers = lock(&self.pending).queue.cancel(id, theirs);
+        let mut p = lock(&self.pending);
+        let wakers = p.queue.cancel(id, theirs);
+        // The timer's own copy alone comes back when it was not pending.
+        if !matches!(wakers, [Some(_), None]) {
+            p.len -= 1;
+        }
+        drop(p);
         drop(wakers);
+    }
+
+    /// How many timers are pending (neither fired nor cancelled).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.pending).len
     }
 
     /// Whether a timer registered for `when` was surely taken out of the
@@ -174,14 +192,21 @@ impl Timers {
         self.take_expired(&mut p, now, out);
     }
 
-    /// Moves the wakers of every timer due at `now` into `out`, and raises
-    /// `expired_through` to `now` (rule 4).
+    /// Moves the wakers of every timer due at `now` into `out`, raises
+    /// `expired_through` to `now` (rule 4), and records how late the
+    /// earliest of them is.
     fn take_expired(&self, p: &mut Pending, now: Instant, out: &mut Vec<Waker>) {
+        let Some(earliest) = p.queue.next_deadline().filter(|&d| d <= now) else {
+            return;
+        };
+        let before = out.len();
         // Only a timer this took out will ask `expired`, so a turn that took
         // none (the usual I/O turn) has nothing to record.
         if p.queue.take_expired(now, out) {
             let through = nanos(now.saturating_duration_since(self.base));
             self.expired_through.fetch_max(through, Ordering::Release);
+            p.len -= out.len() - before;
+            bureau_coop::record_delay(now.saturating_duration_since(earliest));
         }
     }
 }
