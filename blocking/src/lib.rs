@@ -21,14 +21,16 @@ use async_task::Task;
 pub use bureau_coop::Caught;
 
 pub use adapter::Unblock;
-pub use pool::Pool;
+pub use pool::{Pool, Stats};
 
 /// How long an idle thread of the process-wide pool waits for work before it exits.
 const KEEP_ALIVE: Duration = Duration::from_millis(500);
 
+/// The process-wide pool, created at first use (see [`global`]).
+static POOL: OnceLock<Pool> = OnceLock::new();
+
 /// The process-wide pool, created at first use from the environment.
 fn global() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
         let value = std::env::var_os(config::MAX_THREADS_VAR);
         match config::parse_max_threads(value.as_deref()) {
@@ -36,6 +38,18 @@ fn global() -> &'static Pool {
             Err(message) => panic!("bureau: {message}"),
         }
     })
+}
+
+/// The process-wide pool's [`Stats`]; all zero if nothing used it yet
+/// (asking does not start it).
+///
+/// ```
+/// let task = bureau_blocking::unblock(|| ());
+/// futures_lite::future::block_on(task);
+/// assert!(bureau_blocking::stats().ran >= 1);
+/// ```
+pub fn stats() -> Stats {
+    POOL.get().map(Pool::stats).unwrap_or_default()
 }
 
 /// Runs the blocking function `f` on the process-wide pool and returns a

@@ -84,6 +84,8 @@ struct Queue {
     /// Sleepers claimed by a submitter and told to look at the queue, that
     /// have not yet come back from the wait.
     wakeups: usize,
+    /// Jobs a worker has taken off the queue to run.
+    ran: u64,
 }
 
 impl Queue {
@@ -93,7 +95,47 @@ impl Queue {
     }
 }
 
+/// A snapshot of a pool's threads and jobs (see [`Pool::stats`]).
+///
+/// ```
+/// let s = bureau_blocking::stats();
+/// assert!(s.idle <= s.threads);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Worker threads alive.
+    pub threads: usize,
+    /// Of those, the ones not running a job.
+    pub idle: usize,
+    /// Jobs waiting for a thread.
+    pub queued: usize,
+    /// Jobs taken off the queue to run since the pool was created.
+    pub ran: u64,
+}
+
 impl Pool {
+    /// How many threads the pool has and what they are doing: one short
+    /// hold of the pool's lock.
+    ///
+    /// ```
+    /// use bureau_blocking::Pool;
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(NonZeroUsize::MIN, Duration::from_millis(100));
+    /// futures_lite::future::block_on(pool.spawn(|| ()));
+    /// assert_eq!(pool.stats().ran, 1);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let queue = lock(&self.inner.queue);
+        Stats {
+            threads: queue.threads,
+            idle: queue.idle,
+            queued: queue.jobs.len(),
+            ran: queue.ran,
+        }
+    }
+
     /// Creates a pool that runs at most `max_threads` jobs at once and lets
     /// an idle thread exit after `keep_alive` without work.
     ///
@@ -116,6 +158,7 @@ impl Pool {
                     idle: 0,
                     sleeping: 0,
                     wakeups: 0,
+                    ran: 0,
                 }),
                 queued: AtomicUsize::new(0),
                 job_ready: Condvar::new(),
@@ -183,6 +226,7 @@ impl Inner {
         loop {
             if let Some(runnable) = queue.jobs.pop_front() {
                 self.queued.store(queue.jobs.len(), Ordering::Relaxed);
+                queue.ran += 1;
                 spun = false;
                 queue.idle -= 1;
                 drop(queue);
