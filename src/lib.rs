@@ -17,10 +17,12 @@ pub mod io;
 pub mod net;
 pub mod process;
 mod runtime;
+mod stats;
 mod sync;
 
 pub use bureau_executor::{LocalExecutor, Task, yield_now};
 pub use runtime::{block_on, spawn, unblock};
+pub use stats::{Delay, PoolStats, ReactorStats, SlowPoll, Stats, on_slow_poll, stats};
 
 pub use bureau_reactor::signal;
 pub use bureau_reactor::{Async, TimedOut, Timer, timeout};

@@ -13,6 +13,7 @@ use crate::{LocalExecutor, Task};
 use bureau_executor::{Park, Unpark};
 use std::cell::Cell;
 use std::future::Future;
+use std::panic::Location;
 use std::time::Duration;
 
 thread_local! {
@@ -51,7 +52,8 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
 /// thread. The future need not be `Send`.
 ///
 /// Dropping the returned [`Task`] cancels the task; call
-/// [`detach`](Task::detach) to let it run on its own.
+/// [`detach`](Task::detach) to let it run on its own. The place of the call
+/// is kept with the task: a slow-poll report names it.
 ///
 /// # Panics
 ///
@@ -68,6 +70,7 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
 ///     assert_eq!(task.await, 8);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
     if !INSIDE_BLOCK_ON.with(Cell::get) {
         panic!(
@@ -76,7 +79,13 @@ pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
              bureau::LocalExecutor and spawn onto that."
         );
     }
-    EXECUTOR.with(|executor| executor.spawn(future))
+    let site = Location::caller();
+    EXECUTOR.with(|executor| executor.spawn_at(site, future))
+}
+
+/// This thread's executor's counters, for `bureau::stats`.
+pub(crate) fn executor_stats() -> bureau_executor::Stats {
+    EXECUTOR.with(LocalExecutor::stats)
 }
 
 /// Whether a [`block_on`] is running on this thread, so that [`spawn`]

@@ -123,7 +123,7 @@ pub(crate) fn threshold() -> Option<Duration> {
             None => {
                 eprintln!(
                     "bureau: {VAR}={value:?} is not a whole number of milliseconds; \
-                     slow polls are reported above the default {} ms (0 turns them off)",
+                     polls are reported above the default {} ms (0 turns the report off)",
                     DEFAULT_SLOW_POLL.as_millis()
                 );
                 Some(DEFAULT_SLOW_POLL)
