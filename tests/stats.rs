@@ -24,6 +24,11 @@ fn spin(d: Duration) {
     }
 }
 
+/// A task's future that holds the loop for `ms` ms in its one poll.
+async fn spinning(ms: u64) {
+    spin(Duration::from_millis(ms));
+}
+
 /// What a child run of `test` printed, with `BUREAU_SLOW_POLL_MS` set to
 /// `threshold`: (stdout, stderr).
 fn in_child(test: &str, threshold: &str) -> (String, String) {
@@ -43,10 +48,7 @@ fn in_child(test: &str, threshold: &str) -> (String, String) {
 /// prints the line of the `spawn` and the slow-poll count.
 fn spin_in_a_task() {
     bureau::block_on(async {
-        let (task, line) = (
-            bureau::spawn(async { spin(Duration::from_millis(200)) }),
-            line!(),
-        );
+        let (task, line) = (bureau::spawn(spinning(200)), line!());
         task.await;
         println!("SPAWN_LINE={line}");
         println!("SLOW_POLLS={}", bureau::stats().slow_polls);

@@ -74,7 +74,10 @@ impl Delay {
     /// ```
     #[inline]
     pub fn record(&mut self, delay: Duration) {
-        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        let micros = delay
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(delay.subsec_micros()));
         let slot = &mut self.counts[bucket(micros)];
         *slot = slot.saturating_add(1);
         self.count += 1;

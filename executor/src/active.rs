@@ -14,6 +14,8 @@ pub(crate) struct Active {
     /// The first free slot; `slots.len()` when there is none.
     next_free: usize,
     len: usize,
+    /// Slots ever reserved: tasks spawned.
+    spawned: u64,
 }
 
 enum Slot {
@@ -33,6 +35,7 @@ impl Active {
             self.next_free = next;
         }
         self.len += 1;
+        self.spawned += 1;
         key
     }
 
@@ -52,6 +55,11 @@ impl Active {
             self.next_free = key;
             self.len -= 1;
         }
+    }
+
+    /// How many tasks were spawned.
+    pub(crate) fn spawned(&self) -> u64 {
+        self.spawned
     }
 
     /// How many tasks are unfinished.

@@ -179,7 +179,6 @@ impl<'a> LocalExecutor<'a> {
         site: &'static Location<'static>,
         future: impl Future<Output = T> + 'a,
     ) -> Task<T> {
-        self.counters.spawned();
         let key = self.active.borrow_mut().reserve();
         let future = Tracked {
             future: Some(future),
@@ -370,32 +369,35 @@ impl<'a> LocalExecutor<'a> {
             // 1. Poll the main future, if it was woken since its last poll.
             if main.woken.swap(false, Ordering::AcqRel) {
                 let (poll, yielded) = budget.poll(|| future.as_mut().poll(&mut cx));
-                watch.main_poll(&self.counters);
+                watch.main_poll(polls, &self.counters);
+                polls += 1;
                 if let Poll::Ready(output) = poll {
-                    watch.end_batch(&self.counters);
+                    watch.end_batch(polls, &self.counters);
                     return output;
                 }
-                polls += 1;
                 if yielded {
                     // The reactor's turn now, and then the tasks: `future`
                     // woke itself, and must not be polled again before them.
+                    self.park_in(parker, &budget, &mut watch, polls, Some(Duration::ZERO));
                     polls = 0;
-                    self.park_in(parker, &budget, &mut watch, Some(Duration::ZERO));
                 }
             }
             // 2. Run queued tasks until `FAIRNESS_BATCH` polls since the
-            //    parker's last turn, or until none is queued; each poll
-            //    timed if the batch is (see `watch.rs`).
-            polls = if watch.timed() {
+            //    parker's last turn, or until none is queued, or one yields
+            //    for its budget; each poll timed if the batch is (see
+            //    `watch.rs`).
+            let yielded;
+            (polls, yielded) = if watch.timed() {
                 self.run_batch::<true>(&budget, &mut watch, polls)
             } else {
                 self.run_batch::<false>(&budget, &mut watch, polls)
             };
-            // 3. After `FAIRNESS_BATCH` polls, the parker's non-blocking
-            //    turn, and the loop starts over.
-            if polls >= FAIRNESS_BATCH {
+            // 3. After `FAIRNESS_BATCH` polls, or a task that yielded for
+            //    its budget, the parker's non-blocking turn, and the loop
+            //    starts over.
+            if polls >= FAIRNESS_BATCH || yielded {
+                self.park_in(parker, &budget, &mut watch, polls, Some(Duration::ZERO));
                 polls = 0;
-                self.park_in(parker, &budget, &mut watch, Some(Duration::ZERO));
                 continue;
             }
             // 4. Nothing left to run: decide whether to sleep. Not if the
@@ -407,7 +409,7 @@ impl<'a> LocalExecutor<'a> {
             if self.queue.prepare_sleep(Sleeper::Parker) {
                 // 5. Park until a wake (`Unpark::unpark`) or the parker's
                 //    own events.
-                self.park_in(parker, &budget, &mut watch, None);
+                self.park_in(parker, &budget, &mut watch, polls, None);
                 polls = 0;
             }
             // 6. Mark the loop awake (`Sleep::awake`): while it runs, a
@@ -418,35 +420,40 @@ impl<'a> LocalExecutor<'a> {
 
     /// Step 2 of `block_on`'s loop: runs queued tasks while fewer than
     /// [`FAIRNESS_BATCH`] polls have been made since the parker's last
-    /// turn; returns the new count of polls. `TIMED`: each poll is timed
-    /// (else only its spawn site is noted).
+    /// turn; returns the new count of polls, and whether the last task
+    /// yielded for its budget. `TIMED`: each poll is timed (else only its
+    /// spawn site is noted).
     #[inline]
     fn run_batch<const TIMED: bool>(
         &self,
         budget: &bureau_coop::Scope,
         watch: &mut Watch,
         mut polls: usize,
-    ) -> usize {
+    ) -> (usize, bool) {
         while polls < FAIRNESS_BATCH {
             let Some(runnable) = self.queue.pop() else {
                 break;
             };
             let site = Some(runnable.metadata().site);
-            // A task that yielded for its budget found its I/O ready
-            // again and again: let the parker look at the rest of the
-            // world (timers due, other sockets) before the next poll.
             let (_, yielded) = budget.poll(|| runnable.run());
             if TIMED {
                 watch.timed_poll(site, &self.counters);
             } else {
-                watch.untimed_poll(site);
+                watch.untimed_poll(polls, site);
             }
-            polls = if yielded { FAIRNESS_BATCH } else { polls + 1 };
+            polls += 1;
+            // A task that yielded for its budget found its I/O ready
+            // again and again: let the parker look at the rest of the
+            // world (timers due, other sockets) before the next poll.
+            if yielded {
+                return (polls, true);
+            }
         }
-        polls
+        (polls, false)
     }
 
-    /// Steps 3 and 5 of `block_on`'s loop: ends the batch (`watch`), then
+    /// Steps 3 and 5 of `block_on`'s loop: ends the batch of `polls` polls
+    /// (`watch`), then
     /// parks for at most `timeout`, marked as parked in the run queue (see
     /// `RunQueue::parking`). A park that may block is idle time.
     fn park_in<P: Park>(
@@ -454,9 +461,10 @@ impl<'a> LocalExecutor<'a> {
         parker: &mut P,
         budget: &bureau_coop::Scope,
         watch: &mut Watch,
+        polls: usize,
         timeout: Option<Duration>,
     ) {
-        let from = watch.end_batch(&self.counters);
+        let from = watch.end_batch(polls, &self.counters);
         {
             let _parking = self.queue.parking();
             budget.between_polls(|| parker.park(timeout));
@@ -488,8 +496,11 @@ impl<'a> LocalExecutor<'a> {
     /// assert_eq!(stats.polls, 5);
     /// ```
     pub fn stats(&self) -> Stats {
-        let alive = self.active.try_borrow().map_or(0, |a| a.len());
-        self.counters.snapshot(alive, self.queue.len())
+        let (alive, spawned) = self
+            .active
+            .try_borrow()
+            .map_or((0, 0), |a| (a.len(), a.spawned()));
+        self.counters.snapshot(alive, spawned, self.queue.len())
     }
 
     /// Whether every task spawned on this executor has finished (or been

@@ -3,8 +3,8 @@
 //!
 //! The counters live in the executor, on its thread, as plain cells: the
 //! loop adds to them once per batch (polls, busy time), once per sleep
-//! (idle time), once per spawn and once per slow poll, never once per
-//! poll. This file must never read a clock: `watch.rs` does.
+//! (idle time) and once per slow poll, never once per poll. Tasks are
+//! counted by `active.rs`, which sees every spawn. This file must never read a clock: `watch.rs` does.
 
 use bureau_coop::Delay;
 use std::cell::Cell;
@@ -98,28 +98,27 @@ impl fmt::Debug for Stats {
 /// The counters of one executor.
 #[derive(Default)]
 pub(crate) struct Counters {
-    spawned: Cell<u64>,
     polls: Cell<u64>,
-    busy: Cell<Duration>,
-    idle: Cell<Duration>,
+    /// Nanoseconds.
+    busy: Cell<u64>,
+    /// Nanoseconds.
+    idle: Cell<u64>,
     slow_polls: Cell<u64>,
 }
 
 impl Counters {
-    pub(crate) fn spawned(&self) {
-        self.spawned.set(self.spawned.get() + 1);
-    }
-
     pub(crate) fn add_polls(&self, polls: usize) {
         self.polls.set(self.polls.get() + polls as u64);
     }
 
-    pub(crate) fn add_busy(&self, busy: Duration, polls: usize) {
+    /// Adds a batch: `busy` ns, `polls` polls.
+    pub(crate) fn add_busy(&self, busy: u64, polls: usize) {
         self.busy.set(self.busy.get().saturating_add(busy));
         self.add_polls(polls);
     }
 
-    pub(crate) fn add_idle(&self, idle: Duration) {
+    /// Adds a sleep of `idle` ns.
+    pub(crate) fn add_idle(&self, idle: u64) {
         self.idle.set(self.idle.get().saturating_add(idle));
     }
 
@@ -128,14 +127,14 @@ impl Counters {
     }
 
     /// The snapshot, given what the executor knows of its tasks.
-    pub(crate) fn snapshot(&self, tasks_alive: usize, queued: usize) -> Stats {
+    pub(crate) fn snapshot(&self, tasks_alive: usize, tasks_spawned: u64, queued: usize) -> Stats {
         Stats {
             tasks_alive,
-            tasks_spawned: self.spawned.get(),
+            tasks_spawned,
             polls: self.polls.get(),
             queued,
-            busy: self.busy.get(),
-            idle: self.idle.get(),
+            busy: Duration::from_nanos(self.busy.get()),
+            idle: Duration::from_nanos(self.idle.get()),
             slow_polls: self.slow_polls.get(),
             delay: bureau_coop::loop_delay(),
         }

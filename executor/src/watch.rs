@@ -4,7 +4,7 @@
 //! # When the clock is read
 //!
 //! - **At each batch boundary** (every turn of the parker: at most every
-//!   64 polls, and before every sleep), once, with `Instant::now()`; and
+//!   64 polls, and before every sleep), once, with the fine clock; and
 //!   once more when a sleep ends. The batch's length is busy time and one
 //!   delay sample (the work that became ready during it waited that long
 //!   for the loop to look); the sleep's length is idle time.
@@ -29,29 +29,32 @@ use rustix::time::{ClockId, clock_gettime};
 use std::time::{Duration, Instant};
 
 /// How long the loop times poll by poll after a stall it could not pin on
-/// one poll.
-const STICKY: Duration = Duration::from_secs(10);
+/// one poll, in nanoseconds (10 s).
+const STICKY: u64 = 10_000_000_000;
 
-/// The average poll length from which every poll is timed: the coarse
-/// clock's read (a few ns) is then under 1 % of a poll.
-const TIMED_POLL: Duration = Duration::from_micros(1);
+/// The average poll length, in nanoseconds, from which every poll is
+/// timed (1 µs): the coarse clock's read (a few ns) is then under 1 % of a
+/// poll.
+const TIMED_POLL: u64 = 1_000;
 
-/// The timing state of one `block_on`.
+/// The timing state of one `block_on`. Times are nanoseconds of the
+/// monotonic clock, in plain integers: `Instant`'s and `Duration`'s
+/// arithmetic costs more than the clock's read.
 pub(crate) struct Watch {
-    /// Polls longer than this are slow; `None`: not watched.
-    threshold: Option<Duration>,
+    /// Polls that take this long or longer are slow; `u64::MAX`: not
+    /// watched.
+    threshold: u64,
     /// When this batch began (after the last turn or sleep).
-    start: Instant,
+    start: u64,
     /// Whether this batch times each poll.
     timed: bool,
     /// The coarse time when the last poll ended (when `timed`).
-    last: Duration,
-    /// Polls in this batch.
-    polls: usize,
-    /// Where the polls of this batch were spawned (when not `timed`).
+    last: u64,
+    /// Where the polls of this batch were spawned (when not `timed`), by
+    /// their place in the batch.
     sites: [Site; FAIRNESS_BATCH],
-    /// Each poll is timed until then.
-    sticky_until: Option<Instant>,
+    /// Each poll is timed until then (0: not after a stall).
+    sticky_until: u64,
 }
 
 impl Watch {
@@ -59,13 +62,12 @@ impl Watch {
     pub(crate) fn new() -> Watch {
         let threshold = slow::threshold();
         Watch {
-            threshold,
-            start: Instant::now(),
+            threshold: threshold.map_or(u64::MAX, nanos),
+            start: fine(),
             timed: threshold.is_some(),
             last: coarse(),
-            polls: 0,
             sites: [None; FAIRNESS_BATCH],
-            sticky_until: None,
+            sticky_until: 0,
         }
     }
 
@@ -81,56 +83,44 @@ impl Watch {
         let now = coarse();
         let took = now.saturating_sub(self.last);
         self.last = now;
-        self.polls += 1;
-        if self.threshold.is_some_and(|t| took >= t) {
+        if took >= self.threshold {
             self.slow(took, 1, &[site], counters);
         }
     }
 
-    /// After a poll of a task spawned at `site`, in a batch timed as a
-    /// whole.
+    /// After the poll at place `poll` in the batch, of a task spawned at
+    /// `site`, in a batch timed as a whole.
     #[inline]
-    pub(crate) fn untimed_poll(&mut self, site: Site) {
-        self.sites[self.polls % FAIRNESS_BATCH] = site;
-        self.polls += 1;
+    pub(crate) fn untimed_poll(&mut self, poll: usize, site: Site) {
+        self.sites[poll % FAIRNESS_BATCH] = site;
     }
 
-    /// After a poll of the future passed to `block_on`.
-    pub(crate) fn main_poll(&mut self, counters: &Counters) {
+    /// After a poll of the future passed to `block_on`, at place `poll`
+    /// in the batch.
+    pub(crate) fn main_poll(&mut self, poll: usize, counters: &Counters) {
         if self.timed {
             self.timed_poll(None, counters);
         } else {
-            self.untimed_poll(None);
+            self.untimed_poll(poll, None);
         }
     }
 
-    /// Ends the batch (the parker's turn is next, or `block_on` returns):
-    /// counts its polls and busy time, records its length as a delay
-    /// sample, reports it if it was slow and not timed poll by poll, and
-    /// decides how the next batch is timed. Returns the time read.
-    pub(crate) fn end_batch(&mut self, counters: &Counters) -> Instant {
-        let now = Instant::now();
-        let took = now.saturating_duration_since(self.start);
-        counters.add_busy(took, self.polls);
-        if self.polls > 0 {
-            bureau_coop::record_delay(took);
-            let slow = self.threshold.is_some_and(|t| took >= t);
-            if slow && !self.timed {
-                let mut sites = [None; FAIRNESS_BATCH];
-                let mut distinct = 0;
-                for site in &self.sites[..self.polls.min(FAIRNESS_BATCH)] {
-                    if !sites[..distinct].contains(site) {
-                        sites[distinct] = *site;
-                        distinct += 1;
-                    }
-                }
-                let polls = self.polls;
-                self.slow(took, polls, &sites[..distinct], counters);
-                self.sticky_until = now.checked_add(STICKY);
+    /// Ends the batch of `polls` polls (the parker's turn is next, or
+    /// `block_on` returns): counts its polls and busy time, records its
+    /// length as a delay sample, reports it if it was slow and not timed
+    /// poll by poll, and decides how the next batch is timed. Returns the
+    /// time read.
+    pub(crate) fn end_batch(&mut self, polls: usize, counters: &Counters) -> u64 {
+        let now = fine();
+        let took = now.saturating_sub(self.start);
+        counters.add_busy(took, polls);
+        if polls > 0 {
+            bureau_coop::record_delay(Duration::from_nanos(took));
+            if took >= self.threshold && !self.timed {
+                self.slow_batch(now, took, polls, counters);
             }
-            let heavy = took >= TIMED_POLL.saturating_mul(self.polls as u32);
-            let sticky = self.sticky_until.is_some_and(|until| now < until);
-            self.timed = self.threshold.is_some() && (heavy || sticky);
+            let heavy = took >= TIMED_POLL * polls as u64;
+            self.timed = self.threshold != u64::MAX && (heavy || now < self.sticky_until);
         }
         self.begin(now);
         now
@@ -138,26 +128,41 @@ impl Watch {
 
     /// After a sleep that began at `from` (the time [`Watch::end_batch`]
     /// returned): counts it as idle time and starts the next batch.
-    pub(crate) fn slept(&mut self, from: Instant, counters: &Counters) {
-        let now = Instant::now();
-        counters.add_idle(now.saturating_duration_since(from));
+    pub(crate) fn slept(&mut self, from: u64, counters: &Counters) {
+        let now = fine();
+        counters.add_idle(now.saturating_sub(from));
         self.begin(now);
     }
 
-    fn begin(&mut self, now: Instant) {
+    fn begin(&mut self, now: u64) {
         self.start = now;
-        self.polls = 0;
         if self.timed {
             self.last = coarse();
         }
     }
 
-    /// Counts and reports a slow poll (or batch).
+    /// Reports a slow batch of several polls by all their spawn sites, and
+    /// times each poll for the next [`STICKY`] ns.
     #[cold]
-    fn slow(&mut self, took: Duration, polls: usize, sites: &[Site], counters: &Counters) {
+    fn slow_batch(&mut self, now: u64, took: u64, polls: usize, counters: &Counters) {
+        let mut sites = [None; FAIRNESS_BATCH];
+        let mut distinct = 0;
+        for site in &self.sites[..polls.min(FAIRNESS_BATCH)] {
+            if !sites[..distinct].contains(site) {
+                sites[distinct] = *site;
+                distinct += 1;
+            }
+        }
+        self.slow(took, polls, &sites[..distinct], counters);
+        self.sticky_until = now.saturating_add(STICKY);
+    }
+
+    /// Counts and reports a slow poll (or batch) that took `took` ns.
+    #[cold]
+    fn slow(&mut self, took: u64, polls: usize, sites: &[Site], counters: &Counters) {
         counters.slow_poll();
         let report = SlowPoll {
-            duration: took,
+            duration: Duration::from_nanos(took),
             polls,
             sites,
         };
@@ -165,9 +170,27 @@ impl Watch {
     }
 }
 
-/// The coarse monotonic clock (the fine clock as of its last tick).
+/// The monotonic clock (`Instant`'s), in nanoseconds.
 #[inline]
-fn coarse() -> Duration {
-    let t = clock_gettime(ClockId::MonotonicCoarse);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+fn fine() -> u64 {
+    nanos_of(clock_gettime(ClockId::Monotonic))
+}
+
+/// The coarse monotonic clock (the fine clock as of its last tick), in
+/// nanoseconds.
+#[inline]
+fn coarse() -> u64 {
+    nanos_of(clock_gettime(ClockId::MonotonicCoarse))
+}
+
+#[inline]
+fn nanos_of(t: rustix::time::Timespec) -> u64 {
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(t.tv_nsec as u64)
+}
+
+/// A duration in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
