@@ -6,14 +6,16 @@
 //! ```
 //!
 //! One thread, the loop, runs a TCP echo server and thousands of clients of
-//! it, a thousand timers, and a ticker that measures how long the loop is
-//! ever kept from running. Meanwhile the blocking pool writes and reads
+//! it and a thousand timers. Meanwhile the blocking pool writes and reads
 //! files and computes a deliberately slow hash: were that hash computed on
 //! the loop, every connection would wait for it.
 //!
-//! It never hashes or touches a file on the loop thread: both go to the
-//! pool, and the last line says how long the hash would have blocked the
-//! loop had it not.
+//! It never touches a file on the loop thread, and hashes there only once,
+//! on purpose, for a moment at the end: the loop reports that task on
+//! stderr as a slow poll, naming the line that spawned it, while the same
+//! work through `unblock` goes unreported. The `loop:` line is
+//! `bureau::stats()`: how late the loop came back to ready work, and how
+//! busy it was.
 
 use std::cell::Cell;
 use std::io;
@@ -27,8 +29,9 @@ use bureau::prelude::*;
 use sha2::{Digest, Sha256};
 
 const USAGE: &str = "usage: tour [--quick]   (--quick: a smaller run, for tests)";
-/// How often the ticker checks on the loop.
-const TICK: Duration = Duration::from_millis(5);
+/// How long the hash on the loop holds it: above the slow-poll threshold
+/// (50 ms unless `BUREAU_SLOW_POLL_MS` says otherwise).
+const STALL: Duration = Duration::from_millis(100);
 /// Connections that are still connecting at once: fewer than the kernel
 /// queues for a listener (see `echo_traffic`).
 const CONNECT_WAVE: usize = 100;
@@ -68,9 +71,6 @@ struct Counters {
     connected: Cell<u64>,
     /// Messages echoed back to a client so far.
     echoed: Cell<u64>,
-    /// The longest the ticker ever woke after its deadline.
-    worst_stall: Cell<Duration>,
-    ticks: Cell<u64>,
 }
 
 fn main() -> ExitCode {
@@ -106,8 +106,6 @@ async fn tour(sizes: Sizes) -> io::Result<()> {
     let counters = Rc::new(Counters::default());
     println!("bureau tour: one loop thread, plus the blocking pool");
 
-    // Started first, so that it measures everything below.
-    let ticker = bureau::spawn(watch_the_loop(counters.clone()));
     let hash = bureau::spawn(slow_hash(sizes.hash_rounds, counters.clone()));
     let timers = bureau::spawn(many_timers(sizes.timers));
     let files = bureau::spawn(files_through_the_pool(sizes.files));
@@ -150,33 +148,52 @@ async fn tour(sizes: Sizes) -> io::Result<()> {
         meanwhile.echoed,
     );
 
-    // Dropping a task cancels it: the ticker stops here.
-    drop(ticker);
+    // The same work on the loop, for a moment: the loop names this task
+    // on stderr, as a slow poll, by the line that spawns it here.
+    let (rounds, on_loop) = bureau::spawn(hash_on_the_loop(STALL)).await;
+    let (_, on_pool) = bureau::unblock(move || sha_rounds(rounds)).await;
     println!(
-        "loop:   blocked at most {:.1} ms (by how late {} ticks of {} ms came); the hash, run \
-         on the loop, would have blocked it {:.0} ms",
-        ms(counters.worst_stall.get()),
-        counters.ticks.get(),
-        TICK.as_millis(),
+        "stall:  {rounds} rounds of SHA-256 held the loop {:.0} ms: reported on stderr as a \
+         slow poll; the same rounds through unblock took {:.0} ms on the pool, unreported",
+        ms(on_loop),
+        ms(on_pool),
+    );
+    let stats = bureau::stats();
+    println!(
+        "loop:   came back to ready work within {:.2} ms (median), {:.1} ms (p99), {:.1} ms \
+         (max); busy {:.0} % of the time; {} slow poll(s); the hash, run on the loop, would \
+         have blocked it {:.0} ms",
+        ms(stats.delay.percentile(0.5)),
+        ms(stats.delay.percentile(0.99)),
+        ms(stats.delay.max()),
+        stats.utilization() * 100.0,
+        stats.slow_polls,
         ms(took),
     );
     println!("done in {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Ticks every `TICK` and records how late each tick is: a tick is late
-/// when something keeps the loop thread from running. Here that is mostly the
-/// loop's own work: when thousands of connections are ready at once, the
-/// tick waits its turn behind them.
-async fn watch_the_loop(counters: Rc<Counters>) {
-    let mut ticker = Timer::interval(TICK);
-    while let Some(deadline) = ticker.next().await {
-        let late = deadline.elapsed();
-        counters
-            .worst_stall
-            .set(counters.worst_stall.get().max(late));
-        counters.ticks.set(counters.ticks.get() + 1);
+/// Hashes on the loop thread, in one poll, until `stall` has passed: what
+/// a task must never do. Returns the rounds and the time taken.
+async fn hash_on_the_loop(stall: Duration) -> (u32, Duration) {
+    let start = Instant::now();
+    let mut rounds = 0;
+    while start.elapsed() < stall {
+        sha_rounds(100);
+        rounds += 100;
     }
+    (rounds, start.elapsed())
+}
+
+/// `rounds` rounds of SHA-256 over a seed; the digest and the time taken.
+fn sha_rounds(rounds: u32) -> (String, Duration) {
+    let start = Instant::now();
+    let mut digest = Sha256::digest(b"bureau");
+    for _ in 1..rounds {
+        digest = Sha256::digest(digest);
+    }
+    (format!("{digest:x}"), start.elapsed())
 }
 
 /// Hashes a seed `rounds` times over, the way a password hash is made slow
@@ -186,15 +203,7 @@ async fn slow_hash(rounds: u32, counters: Rc<Counters>) -> (String, Duration, Me
     let (connected, echoed) = (counters.connected.get(), counters.echoed.get());
     // `unblock` runs the closure on a pool thread; this task just waits,
     // and the loop goes on with the others.
-    let (digest, took) = bureau::unblock(move || {
-        let start = Instant::now();
-        let mut digest = Sha256::digest(b"bureau");
-        for _ in 1..rounds {
-            digest = Sha256::digest(digest);
-        }
-        (format!("{digest:x}"), start.elapsed())
-    })
-    .await;
+    let (digest, took) = bureau::unblock(move || sha_rounds(rounds)).await;
     let meanwhile = Meanwhile {
         connected: counters.connected.get() - connected,
         echoed: counters.echoed.get() - echoed,

@@ -942,6 +942,37 @@ fn timers_fire_in_order_and_never_early() {
 }
 
 #[test]
+fn stats_answers_the_loops_figures_as_json() {
+    let stats = Example::start("stats", &["--port", "0"]);
+    let addr = stats.address();
+    let ask = |path: &str| {
+        let stream = connect(addr);
+        let mut writer = stream.try_clone().expect("clone");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        writer.write_all(request.as_bytes()).expect("send request");
+        read_response(&mut BufReader::new(stream))
+    };
+    let (status, body) = ask("/stats");
+    assert_eq!(status.trim_end(), "HTTP/1.1 200 OK");
+    assert!(
+        body.starts_with("{\"tasks_alive\":") && body.ends_with("}}\n"),
+        "{body}"
+    );
+    for field in [
+        "\"polls\":",
+        "\"delay\":{\"count\":",
+        "\"reactor\":",
+        "\"pool\":",
+    ] {
+        assert!(body.contains(field), "no {field} in {body}");
+    }
+    // This request's own connection task is alive while it answers.
+    assert!(!body.contains("\"tasks_alive\":0,"), "{body}");
+    let (status, _) = ask("/nothing");
+    assert_eq!(status.trim_end(), "HTTP/1.1 404 Not Found");
+}
+
+#[test]
 fn tour_runs_to_completion_and_prints_its_figures() {
     let run = Example::start("tour", &["--quick"]).finish();
     assert!(run.status.success(), "{}", run.stderr);
@@ -957,7 +988,15 @@ fn tour_runs_to_completion_and_prints_its_figures() {
     assert!(line("timers: 100 timers").ends_with(", 0 early"));
     assert!(line("files:  10 files").contains("checked on the pool"));
     assert!(line("hash:   20000 rounds of SHA-256").contains("on a pool thread"));
-    assert!(line("loop:   blocked at most ").contains("ticks of 5 ms"));
+    assert!(line("stall:  ").contains("reported on stderr as a slow poll"));
+    assert!(line("loop:   came back to ready work within ").contains("1 slow poll(s)"));
+    let reports: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("slow poll:"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{}", run.stderr);
+    assert!(reports[0].contains("examples/tour.rs:"), "{}", reports[0]);
     assert!(line("done in").ends_with(" s"));
 }
 
@@ -1028,8 +1067,9 @@ fn tour_uses_fewer_connections_when_descriptors_are_scarce() {
 
 #[test]
 fn every_example_rejects_a_bad_argument_with_usage_and_exit_code_2() {
-    let cases: [(&'static str, &[&str]); 12] = [
+    let cases: [(&'static str, &[&str]); 13] = [
         ("echo", &["--bogus"]),
+        ("stats", &["--port", "-1"]),
         ("echo", &["--port", "70000"]),
         ("http", &["--port"]),
         ("chat", &["--port", "x"]),
