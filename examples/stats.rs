@@ -108,14 +108,14 @@ fn json() -> String {
     let (r, p, d) = (&s.reactor, &s.pool, &s.delay);
     let mut out = String::new();
     // Writing to a `String` cannot fail.
-    let _ = write!(
+    let _ = writeln!(
         out,
         "{{\"tasks_alive\":{},\"tasks_spawned\":{},\"polls\":{},\"queued\":{},\
          \"busy\":{},\"idle\":{},\"utilization\":{:.4},\"slow_polls\":{},\
          \"delay\":{{\"count\":{},\"p50\":{},\"p99\":{},\"max\":{}}},\
          \"reactor\":{{\"turns\":{},\"io_wakes\":{},\"timers_fired\":{},\
          \"timers_pending\":{},\"remote_wakes\":{}}},\
-         \"pool\":{{\"threads\":{},\"idle\":{},\"queued\":{},\"ran\":{}}}}}\n",
+         \"pool\":{{\"threads\":{},\"idle\":{},\"queued\":{},\"ran\":{}}}}}",
         s.tasks_alive,
         s.tasks_spawned,
         s.polls,
