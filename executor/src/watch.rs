@@ -194,3 +194,48 @@ fn nanos_of(t: rustix::time::Timespec) -> u64 {
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::Location;
+
+    /// A watch of a batch timed as a whole, slow above 50 ms.
+    fn untimed() -> Watch {
+        let mut watch = Watch::new();
+        watch.threshold = nanos(Duration::from_millis(50));
+        watch.timed = false;
+        watch
+    }
+
+    #[test]
+    fn a_slow_batch_of_short_polls_is_counted_once_and_turns_on_per_poll_timing() {
+        let counters = Counters::default();
+        let mut watch = untimed();
+        let (a, b) = (Location::caller(), Location::caller());
+        for (poll, site) in [a, b, a].into_iter().enumerate() {
+            watch.untimed_poll(poll, Some(site));
+        }
+        // As if the three polls had taken 80 ms in all.
+        watch.start = fine() - 80_000_000;
+        watch.end_batch(3, &counters);
+        let stats = counters.snapshot(0, 0, 0);
+        assert_eq!((stats.slow_polls, stats.polls), (1, 3));
+        assert!(stats.busy >= Duration::from_millis(80));
+        assert!(watch.timed(), "the next batch is timed poll by poll");
+    }
+
+    #[test]
+    fn a_quick_batch_of_short_polls_stays_timed_as_a_whole() {
+        let counters = Counters::default();
+        let mut watch = untimed();
+        let start = fine();
+        watch.start = start;
+        let ended = watch.end_batch(FAIRNESS_BATCH, &counters);
+        // Timed poll by poll only if the 64 polls averaged 1 µs or more
+        // (here: only if the test's thread was preempted).
+        let heavy = ended - start >= FAIRNESS_BATCH as u64 * TIMED_POLL;
+        assert_eq!(watch.timed(), heavy);
+        assert_eq!(counters.snapshot(0, 0, 0).slow_polls, 0);
+    }
+}
