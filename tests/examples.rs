@@ -989,14 +989,24 @@ fn tour_runs_to_completion_and_prints_its_figures() {
     assert!(line("files:  10 files").contains("checked on the pool"));
     assert!(line("hash:   20000 rounds of SHA-256").contains("on a pool thread"));
     assert!(line("stall:  ").contains("reported on stderr as a slow poll"));
-    assert!(line("loop:   came back to ready work within ").contains("1 slow poll(s)"));
-    let reports: Vec<_> = run
-        .stderr
+    assert!(line("loop:   came back to ready work within ").contains(" slow poll(s)"));
+    // The hash on the loop is named by the line that spawns it (a debug
+    // build on a busy machine may report other stalls of its loop too).
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tour.rs"))
+            .expect("the tour's source");
+    let spawn_line = 1 + source
         .lines()
-        .filter(|l| l.contains("slow poll:"))
-        .collect();
-    assert_eq!(reports.len(), 1, "{}", run.stderr);
-    assert!(reports[0].contains("examples/tour.rs:"), "{}", reports[0]);
+        .position(|l| l.contains("bureau::spawn(hash_on_the_loop(STALL))"))
+        .expect("the tour spawns its stall");
+    let site = format!("examples/tour.rs:{spawn_line}:");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("slow poll:") && l.contains(&site)),
+        "no slow poll at {site}: {}",
+        run.stderr
+    );
     assert!(line("done in").ends_with(" s"));
 }
 
