@@ -9,7 +9,9 @@
 //! (`executor.rs`) and `ThreadParker`'s thread (`park.rs`).
 //!
 //! What uses std on purpose: `queue.rs`'s counter that numbers threads (it
-//! only hands out distinct numbers, and no model races on it), and the
+//! only hands out distinct numbers, and no model races on it), `slow.rs`'s
+//! statics (the threshold, the rate limit and the hook: taken only by a
+//! slow poll's report, which no model makes), and the
 //! `std::sync::Arc` inside the wakers of `executor.rs` (`Waker::from` takes
 //! std's `Arc`; what those wakers reach is modelled).
 //!
