@@ -13,7 +13,10 @@ pub use bureau_reactor::Stats as ReactorStats;
 /// A snapshot of this thread's loop, from [`stats`].
 ///
 /// Its `Debug` form is a block of a few lines, for a person; its fields are
-/// for a program (a `/stats` endpoint, a metrics exporter).
+/// for a program (a `/stats` endpoint, a metrics exporter). The loop adds a
+/// batch's polls and time when the batch ends (every 64 polls at most, and
+/// before it sleeps), so a snapshot taken inside a task lags by at most one
+/// batch.
 ///
 /// # Examples
 ///
