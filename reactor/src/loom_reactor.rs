@@ -1,20 +1,31 @@
 //! Under `--cfg loom` only: a stand-in for the process-wide reactor, with
 //! just what `parker.rs` uses of it (`try_get`, `existing`, `try_drive`,
 //! `turn`, `notify`), built on loom's primitives so that the loom models run
-//! the real parker against it. Its poller has `polling::Poller`'s wait and
-//! notify semantics: a notify sent before a wait makes that wait return at
-//! once, and a wait with no timeout and nothing to report blocks until a
-//! notify or a readiness event arrives.
+//! the real parker against it, and what `timer.rs` uses under loom (a
+//! virtual clock and its timers), so that a user's code on bureau runs
+//! inside `loom::model`. Its poller has `polling::Poller`'s wait and notify
+//! semantics: a notify sent before a wait makes that wait return at once,
+//! and a wait with no timeout and nothing to report blocks until a notify,
+//! a readiness event or, if a timer is pending, time's jump to it.
+//!
+//! The virtual clock: time stands still until the driver would wait with a
+//! timer pending. It then lets every other thread run first (a loom yield),
+//! and only if nothing woke it does time jump to the earliest deadline and
+//! those timers fire. So "the other thread woke the loop first" and "the
+//! deadline came first" are two interleavings loom explores.
 //!
 //! It must never be compiled into a normal build, and never model more than
-//! the parker needs: sockets and timers are a list of wakers that the
-//! "kernel" ([`io_ready`]) hands to whichever thread drives.
+//! the parker and the timers need: sockets are a list of wakers that the
+//! "kernel" ([`io_ready`]) hands to whichever thread drives, and the timers'
+//! own entries use std's lock (they are the stand-in's bookkeeping, not a
+//! protocol under test).
 
 use std::io;
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU64;
 
 use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock_modelled};
 
@@ -36,6 +47,13 @@ pub(crate) struct Reactor {
     wakeup: Condvar,
     /// Calls to [`Reactor::notify`] (the parker's `Poller::notify`s).
     notifies: AtomicUsize,
+    /// The virtual clock's origin: the real time the execution's reactor
+    /// was created.
+    base: Instant,
+    /// Virtual nanoseconds after `base`; only the driver moves it, under
+    /// the poller's lock. std's atomic: reading the clock is no event loom
+    /// needs to interleave.
+    elapsed: AtomicU64,
 }
 
 /// What the driver reuses from turn to turn.
@@ -79,6 +97,32 @@ struct Poller {
     notified: bool,
     /// Readiness events no wait has reported yet.
     events: Vec<Waker>,
+    /// Timers registered and not yet fired or seen cancelled, in no order.
+    timers: Vec<VirtualTimer>,
+    /// Whether the driver blocks on `wakeup` (so a new timer must wake it).
+    waiting: bool,
+}
+
+/// A timer registered on the virtual clock: what `Timer` holds under loom.
+#[derive(Debug, Clone)]
+pub(crate) struct VirtualTimer(std::sync::Arc<Entry>);
+
+/// A virtual timer's deadline and waker.
+#[derive(Debug)]
+struct Entry {
+    when: Instant,
+    slot: std::sync::Mutex<Slot>,
+}
+
+/// Where a virtual timer stands.
+#[derive(Debug)]
+enum Slot {
+    /// Pending: the driver wakes this waker when time reaches `when`.
+    Waiting(Waker),
+    /// Taken out by the driver, its waker woken.
+    Fired,
+    /// Dropped or moved by its owner; the driver drops it at its next turn.
+    Cancelled,
 }
 
 loom::lazy_static! {
@@ -86,9 +130,16 @@ loom::lazy_static! {
     static ref REACTOR: Reactor = Reactor {
         driving: AtomicBool::new(false),
         driver: Mutex::new(Driver { wakers: Vec::new() }),
-        poller: Mutex::new(Poller { notified: false, events: Vec::new() }),
+        poller: Mutex::new(Poller {
+            notified: false,
+            events: Vec::new(),
+            timers: Vec::new(),
+            waiting: false,
+        }),
         wakeup: Condvar::new(),
         notifies: AtomicUsize::new(0),
+        base: Instant::now(),
+        elapsed: AtomicU64::new(0),
     };
 }
 
@@ -122,10 +173,11 @@ impl Reactor {
         })
     }
 
-    /// One turn, by the driver: waits in the poller (`None`: until a notify
-    /// or an event; `Some(_)`: not at all, as loom has no clock and a timed
-    /// wait may always time out), consumes the notify and takes the events,
-    /// runs `after_wait`, then wakes the events' wakers.
+    /// One turn, by the driver: waits in the poller (`None`: until a notify,
+    /// an event or the virtual clock's jump to a pending timer; `Some(_)`:
+    /// not at all, as a timed wait may always time out before time moves),
+    /// consumes the notify and takes the events and the due timers, runs
+    /// `after_wait`, then wakes the timers' wakers, then the events'.
     pub(crate) fn turn(
         &self,
         driver: &mut Driver,
@@ -134,10 +186,27 @@ impl Reactor {
     ) {
         {
             let mut p = lock_modelled(&self.poller);
-            while timeout.is_none() && !p.notified && p.events.is_empty() {
-                p = self.wakeup.wait(p).unwrap();
+            p.timers.retain(|t| !t.cancelled());
+            while timeout.is_none() && !p.notified && p.events.is_empty() && !self.any_due(&p) {
+                let Some(next) = p.timers.iter().map(|t| t.0.when).min() else {
+                    p.waiting = true;
+                    p = self.wakeup.wait(p).unwrap();
+                    p.waiting = false;
+                    p.timers.retain(|t| !t.cancelled());
+                    continue;
+                };
+                // Every other thread may run before time moves on.
+                drop(p);
+                loom::thread::yield_now();
+                p = lock_modelled(&self.poller);
+                p.timers.retain(|t| !t.cancelled());
+                if !p.notified && p.events.is_empty() && p.timers.iter().any(|t| t.0.when == next) {
+                    self.advance_to(next);
+                }
             }
             p.notified = false;
+            let now = self.now();
+            p.timers.retain(|t| !t.fire_if_due(now, &mut driver.wakers));
             driver.wakers.append(&mut p.events);
         }
         after_wait();
@@ -145,6 +214,121 @@ impl Reactor {
             w.wake();
         }
     }
+
+    /// The virtual clock's reading.
+    pub(crate) fn now(&self) -> Instant {
+        self.base + Duration::from_nanos(self.elapsed.load(Ordering::Relaxed))
+    }
+
+    /// Moves the virtual clock forward to `when` (never back).
+    fn advance_to(&self, when: Instant) {
+        let nanos = when.saturating_duration_since(self.base).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        self.elapsed.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// Whether a pending timer's deadline has come.
+    fn any_due(&self, p: &Poller) -> bool {
+        let now = self.now();
+        p.timers.iter().any(|t| t.0.when <= now)
+    }
+
+    /// Registers a timer due at `when` that wakes `waker`; a driver blocked
+    /// with no timer pending wakes up to wait for it.
+    pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> VirtualTimer {
+        let timer = VirtualTimer(std::sync::Arc::new(Entry {
+            when,
+            slot: std::sync::Mutex::new(Slot::Waiting(waker.clone())),
+        }));
+        let mut p = lock_modelled(&self.poller);
+        p.timers.push(timer.clone());
+        if p.waiting {
+            drop(p);
+            self.wakeup.notify_all();
+        }
+        timer
+    }
+}
+
+impl VirtualTimer {
+    /// Whether the driver took the timer out and woke its waker.
+    pub(crate) fn fired(&self) -> bool {
+        matches!(*self.slot(), Slot::Fired)
+    }
+
+    /// Replaces the waker of a pending timer; `false` if it fired already
+    /// (its old waker was woken).
+    pub(crate) fn update(&self, waker: &Waker) -> bool {
+        match &mut *self.slot() {
+            Slot::Waiting(w) => {
+                w.clone_from(waker);
+                true
+            }
+            Slot::Fired | Slot::Cancelled => false,
+        }
+    }
+
+    /// Cancels the timer; returns its waker if it was still pending. Needs
+    /// no reactor, so it may run as the model's last thread-locals are
+    /// dropped, after loom dropped the reactor.
+    pub(crate) fn cancel(&self) -> Option<Waker> {
+        let mut slot = self.slot();
+        match std::mem::replace(&mut *slot, Slot::Cancelled) {
+            Slot::Waiting(w) => Some(w),
+            Slot::Fired => {
+                *slot = Slot::Fired;
+                None
+            }
+            Slot::Cancelled => None,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        matches!(*self.slot(), Slot::Cancelled)
+    }
+
+    /// If the deadline has come by `now`, marks the timer fired and moves
+    /// its waker to `out`; returns whether it did.
+    fn fire_if_due(&self, now: Instant, out: &mut Vec<Waker>) -> bool {
+        if self.0.when > now {
+            return false;
+        }
+        let mut slot = self.slot();
+        if let Slot::Waiting(w) = std::mem::replace(&mut *slot, Slot::Fired) {
+            out.push(w);
+        }
+        true
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.0
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The error of what bureau cannot offer inside a loom model (sockets,
+/// files, name lookups, signals, processes): `ErrorKind::Unsupported`,
+/// naming `what` and `--cfg loom`.
+pub fn unsupported(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "bureau: {what} are not available under `--cfg loom` \
+             (inside a loom model only tasks, `unblock` and timers run)"
+        ),
+    )
+}
+
+/// The virtual clock's reading: `Timer`'s `Instant::now()` under loom.
+pub(crate) fn now() -> Instant {
+    REACTOR.now()
+}
+
+/// Registers a timer due at `when` on the virtual clock.
+pub(crate) fn insert_timer(when: Instant, waker: &Waker) -> VirtualTimer {
+    REACTOR.insert_timer(when, waker)
 }
 
 /// The kernel's side: a source became ready; the next (or current) wait of

@@ -2,6 +2,9 @@
 //!
 //! A timer must never fire early: it compares its deadline with the clock
 //! itself, so an early wake of its waker only re-registers it.
+//!
+//! Under `--cfg loom` the clock is the stand-in reactor's virtual clock
+//! (`loom_reactor.rs`) and a timer registers there; nothing else changes.
 
 use std::fmt;
 use std::future::Future;
@@ -14,6 +17,8 @@ use std::time::{Duration, Instant};
 use futures_lite::Stream;
 
 use crate::clock;
+#[cfg(loom)]
+use crate::loom_reactor::VirtualTimer;
 use crate::parker::ensure_driver;
 use crate::reactor::{Reactor, wake_caught};
 use crate::sync::lock;
@@ -65,6 +70,23 @@ enum Registration {
     /// The reactor could not be created: a thread of its own sleeps until
     /// the deadline and wakes the waker kept here.
     Sleeper(Arc<Mutex<Waker>>),
+    /// Under loom: on the stand-in reactor's virtual clock.
+    #[cfg(loom)]
+    Virtual(VirtualTimer),
+}
+
+/// The clock timers read: the real one.
+#[cfg(not(loom))]
+#[inline(always)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// The clock timers read: under loom, the virtual one, which moves only
+/// when the loop would wait for a timer.
+#[cfg(loom)]
+fn now() -> Instant {
+    crate::loom_reactor::now()
 }
 
 impl Timer {
@@ -157,7 +179,7 @@ impl Timer {
     /// assert!(t.will_fire());
     /// ```
     pub fn set_after(&mut self, duration: Duration) {
-        match Instant::now().checked_add(duration) {
+        match now().checked_add(duration) {
             Some(at) => self.set_at(at),
             None => self.reset(None, Duration::MAX),
         }
@@ -185,7 +207,7 @@ impl Timer {
     /// assert!(t.will_fire());
     /// ```
     pub fn set_interval(&mut self, period: Duration) {
-        match Instant::now().checked_add(period) {
+        match now().checked_add(period) {
             Some(start) => self.set_interval_at(start, period),
             None => self.reset(None, period),
         }
@@ -229,6 +251,12 @@ impl Timer {
                 let waker = lock(&waiter).clone();
                 wake_caught(waker);
             }
+            #[cfg(loom)]
+            Some(Registration::Virtual(timer)) => {
+                self.registration = timer
+                    .cancel()
+                    .map(|w| Registration::Virtual(crate::loom_reactor::insert_timer(when, &w)));
+            }
             None => {}
         }
     }
@@ -236,10 +264,15 @@ impl Timer {
     /// Removes this timer's entry from the reactor, if it has one. (A
     /// sleeper thread just wakes a waker nobody waits on any more.)
     fn deregister(&mut self) {
-        if let Some(Registration::Reactor(id, waker)) = self.registration.take() {
-            if let Some(r) = Reactor::existing() {
-                r.timers.remove(id, waker);
+        match self.registration.take() {
+            Some(Registration::Reactor(id, waker)) => {
+                if let Some(r) = Reactor::existing() {
+                    r.timers.remove(id, waker);
+                }
             }
+            #[cfg(loom)]
+            Some(Registration::Virtual(timer)) => drop(timer.cancel()),
+            _ => {}
         }
     }
 }
@@ -262,15 +295,23 @@ impl Stream for Timer {
         // its own reading of the clock: then this poll needs no clock, no
         // lock and no removal. The fine clock costs as much as the rest of
         // a poll.
-        let taken = matches!(this.registration, Some(Registration::Reactor(..)))
-            && Reactor::existing().is_some_and(|r| r.timers.expired(when));
+        let taken = match &this.registration {
+            Some(Registration::Reactor(..)) => {
+                Reactor::existing().is_some_and(|r| r.timers.expired(when))
+            }
+            #[cfg(loom)]
+            Some(Registration::Virtual(timer)) => timer.fired(),
+            _ => false,
+        };
         // A deadline well ahead is known to be pending without the fine
         // clock either (`clock`). Only for a timer not registered yet: a
         // registered one may have been fired by the driver, and a wrong
         // "certainly before" would then leave it waiting for a wake that
         // already happened.
-        let surely_pending = this.registration.is_none() && clock::certainly_before(when);
-        if taken || (!surely_pending && Instant::now() >= when) {
+        // (The coarse clock is real time: never under loom's virtual clock.)
+        let surely_pending =
+            !cfg!(loom) && this.registration.is_none() && clock::certainly_before(when);
+        if taken || (!surely_pending && now() >= when) {
             // Before anything changes: a timer told by the budget to wait
             // is left as it was, and fires at the task's next poll.
             futures_lite::ready!(bureau_coop::poll_budgeted(cx, |_| Poll::Ready(())));
@@ -305,6 +346,14 @@ impl Stream for Timer {
                     cx.waker().wake_by_ref();
                 }
             }
+            #[cfg(loom)]
+            Some(Registration::Virtual(timer)) => {
+                if !timer.update(cx.waker()) {
+                    // Fired since the clock was read above: the old waker
+                    // was woken, so wake this one.
+                    cx.waker().wake_by_ref();
+                }
+            }
             None => this.registration = register(when, cx.waker()),
         }
         Poll::Pending
@@ -315,12 +364,20 @@ impl Stream for Timer {
 /// reactor cannot be created (say, the process is out of descriptors), on a
 /// sleeper thread of its own, so the timer still fires on time. `None` if
 /// not even a thread could be started: the next poll tries again.
+#[cfg(not(loom))]
 fn register(when: Instant, waker: &Waker) -> Option<Registration> {
     if let Ok(r) = Reactor::try_get() {
         let (id, ours) = r.timers.insert(when, waker, || r.notify());
         return Some(Registration::Reactor(id, ours));
     }
     sleep_on_thread(when, waker)
+}
+
+/// Registers a timer due at `when` on the virtual clock (under loom).
+#[cfg(loom)]
+fn register(when: Instant, waker: &Waker) -> Option<Registration> {
+    let timer = crate::loom_reactor::insert_timer(when, waker);
+    Some(Registration::Virtual(timer))
 }
 
 /// Starts a sleeper thread that wakes `waker` (or the waker a later poll
