@@ -21,6 +21,7 @@ use crate::listener::release_spare;
 use crate::parker::ensure_driver;
 use crate::reactor::Reactor;
 use crate::source::{READ, Source, WRITE};
+use crate::sync::refuse_under_loom;
 
 /// An I/O handle `T` (a socket, a pipe...) made non-blocking and registered
 /// with the reactor, so it can be awaited.
@@ -87,6 +88,7 @@ impl<T: AsFd> Async<T> {
 
     /// Registers `io` (non-blocking); see [`Source::byte_stream`].
     fn register(io: T, byte_stream: bool) -> io::Result<Async<T>> {
+        refuse_under_loom("sockets and other I/O handles")?;
         let source = Reactor::try_get()?.insert_io(io.as_fd(), byte_stream)?;
         Ok(Async {
             source,

@@ -64,7 +64,7 @@ use rustix::event::{EventfdFlags, eventfd};
 
 use crate::parker::ensure_driver;
 use crate::reactor::{Reactor, wake_caught};
-use crate::sync::lock;
+use crate::sync::{lock, refuse_under_loom};
 
 /// A signal that a program may listen for.
 ///
@@ -469,12 +469,7 @@ impl Signals {
     /// ```
     pub fn new(signals: impl IntoIterator<Item = Signal>) -> io::Result<Signals> {
         let set = signals.into_iter().fold(0, |set, s| set | s.bit());
-        if cfg!(loom) {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "bureau: signals are not available under loom",
-            ));
-        }
+        refuse_under_loom("signals")?;
         for signal in members(set) {
             install(signal)?;
         }

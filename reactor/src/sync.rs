@@ -64,6 +64,21 @@ pub(crate) fn lock_modelled<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(not(loom))]
 pub(crate) use lock as lock_modelled;
 
+/// Under loom, the error of what bureau cannot offer inside a model
+/// (`what`: sockets, signals); nothing in a normal build.
+#[cfg(loom)]
+pub(crate) fn refuse_under_loom(what: &str) -> std::io::Result<()> {
+    Err(crate::loom_reactor::unsupported(what))
+}
+
+/// Under loom, the error of what bureau cannot offer inside a model;
+/// nothing in a normal build.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn refuse_under_loom(_what: &str) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Starts a named thread of the reactor's own (the helper that drives the
 /// reactor, or a timer's sleeper). Not generic, so the callers share one
 /// copy of std's thread-spawning code.

@@ -14,6 +14,7 @@ use futures_lite::Stream;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::async_io::Async;
+use crate::sync::refuse_under_loom;
 
 /// Raises a listening socket's backlog to the system's maximum
 /// (`net.core.somaxconn`). std listens with a backlog of 128, which a burst
@@ -102,6 +103,8 @@ pub(crate) fn accept_nonblocking(listener: &impl AsFd) -> io::Result<(Socket, So
 /// from the start, in the one `socket` call, so registering it needs no
 /// `FIONBIO`.
 pub(crate) fn nonblocking_socket(domain: Domain, ty: Type) -> io::Result<Socket> {
+    // Under loom, before any socket exists or any packet leaves.
+    refuse_under_loom("sockets")?;
     Socket::new_raw(domain, ty.nonblocking().cloexec(), None)
 }
 
