@@ -14,6 +14,8 @@ mod pipe;
 mod pool;
 mod sync;
 
+#[cfg(not(loom))]
+#[cfg(not(loom))]
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -27,17 +29,32 @@ pub use pool::{Pool, Stats};
 const KEEP_ALIVE: Duration = Duration::from_millis(500);
 
 /// The process-wide pool, created at first use (see [`global`]).
+#[cfg(not(loom))]
 static POOL: OnceLock<Pool> = OnceLock::new();
 
 /// The process-wide pool, created at first use from the environment.
+#[cfg(not(loom))]
 fn global() -> &'static Pool {
-    POOL.get_or_init(|| {
-        let value = std::env::var_os(config::MAX_THREADS_VAR);
-        match config::parse_max_threads(value.as_deref()) {
-            Ok(max_threads) => Pool::new(max_threads, KEEP_ALIVE),
-            Err(message) => panic!("bureau: {message}"),
-        }
-    })
+    POOL.get_or_init(from_env)
+}
+
+/// Under loom, one pool per model execution: loom drops it at the end of
+/// each, inside the model, and the next starts with no thread and no job.
+#[cfg(loom)]
+fn global() -> &'static Pool {
+    loom::lazy_static! {
+        static ref POOL: Pool = from_env();
+    }
+    &POOL
+}
+
+/// A pool sized by `BUREAU_MAX_THREADS`.
+fn from_env() -> Pool {
+    let value = std::env::var_os(config::MAX_THREADS_VAR);
+    match config::parse_max_threads(value.as_deref()) {
+        Ok(max_threads) => Pool::new(max_threads, KEEP_ALIVE),
+        Err(message) => panic!("bureau: {message}"),
+    }
 }
 
 /// The process-wide pool's [`Stats`]; all zero if nothing used it yet
@@ -48,8 +65,16 @@ fn global() -> &'static Pool {
 /// futures_lite::future::block_on(task);
 /// assert!(bureau_blocking::stats().ran >= 1);
 /// ```
+#[cfg(not(loom))]
 pub fn stats() -> Stats {
     POOL.get().map(Pool::stats).unwrap_or_default()
+}
+
+/// The model execution's pool's [`Stats`] (under loom the pool is made
+/// per execution, so asking makes it).
+#[cfg(loom)]
+pub fn stats() -> Stats {
+    global().stats()
 }
 
 /// Runs the blocking function `f` on the process-wide pool and returns a

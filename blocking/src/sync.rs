@@ -13,7 +13,8 @@
 //! leaves its result (`adapter.rs`), written before the job's task
 //! completes and read after, so the task orders the two and no model needs
 //! to see the lock; and the `OnceLock` that holds the process-wide pool
-//! (`lib.rs`), created once.
+//! (`lib.rs`), created once (under loom, once per model execution, in one
+//! of loom's lazy statics).
 
 use std::sync::PoisonError;
 use std::time::Duration;
