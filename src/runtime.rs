@@ -8,6 +8,14 @@
 //! thread's life, so tasks spawned in one `block_on` go on running in the
 //! next one on the same thread. This file must never implement scheduling,
 //! polling or timers itself: it only connects the crates that do.
+//!
+//! Under `--cfg loom` the thread-locals are loom's (each thread of a
+//! `loom::model` execution has its own), and the executor lives only as
+//! long as the outermost `block_on`: it is dropped when that returns, inside
+//! the model, rather than with the thread's thread-locals, when loom lets
+//! none of them (which its drop needs) be read. So every execution starts
+//! with a fresh executor, and a task still pending when `block_on` returns
+//! is cancelled.
 
 use crate::{LocalExecutor, Task};
 use bureau_executor::{Park, Unpark};
@@ -16,9 +24,36 @@ use std::future::Future;
 use std::panic::Location;
 use std::time::Duration;
 
+#[cfg(not(loom))]
 thread_local! {
     static EXECUTOR: LocalExecutor<'static> = LocalExecutor::new();
     static INSIDE_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
+}
+
+// Under loom: loom's, and the executor only while `block_on` runs.
+#[cfg(loom)]
+loom::thread_local! {
+    static EXECUTOR: std::cell::RefCell<Option<std::rc::Rc<LocalExecutor<'static>>>> =
+        std::cell::RefCell::new(None);
+    static INSIDE_BLOCK_ON: Cell<bool> = Cell::new(false);
+}
+
+/// Runs `f` on this thread's executor.
+#[cfg(not(loom))]
+#[inline]
+fn with_executor<R>(f: impl FnOnce(&LocalExecutor<'static>) -> R) -> R {
+    EXECUTOR.with(f)
+}
+
+/// Runs `f` on this thread's executor, made if there is none.
+#[cfg(loom)]
+fn with_executor<R>(f: impl FnOnce(&LocalExecutor<'static>) -> R) -> R {
+    let executor = EXECUTOR.with(|e| {
+        let mut e = e.borrow_mut();
+        e.get_or_insert_with(|| std::rc::Rc::new(LocalExecutor::new()))
+            .clone()
+    });
+    f(&executor)
 }
 
 /// Runs this thread's executor and the reactor until `future` completes, and
@@ -45,7 +80,7 @@ thread_local! {
 pub fn block_on<T>(future: impl Future<Output = T>) -> T {
     let _inside = InsideBlockOn::enter();
     let mut parker = ReactorParker(bureau_reactor::Parker::new());
-    EXECUTOR.with(|executor| executor.block_on(&mut parker, future))
+    with_executor(|executor| executor.block_on(&mut parker, future))
 }
 
 /// Spawns `future` onto the executor of the [`block_on`] running on this
@@ -80,12 +115,12 @@ pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
         );
     }
     let site = Location::caller();
-    EXECUTOR.with(|executor| executor.spawn_at(site, future))
+    with_executor(|executor| executor.spawn_at(site, future))
 }
 
 /// This thread's executor's counters, for `bureau::stats`.
 pub(crate) fn executor_stats() -> bureau_executor::Stats {
-    EXECUTOR.with(LocalExecutor::stats)
+    with_executor(LocalExecutor::stats)
 }
 
 /// Whether a [`block_on`] is running on this thread, so that [`spawn`]
@@ -148,6 +183,9 @@ impl InsideBlockOn {
 impl Drop for InsideBlockOn {
     fn drop(&mut self) {
         INSIDE_BLOCK_ON.with(|inside| inside.set(false));
+        // Under loom, the executor goes with the outermost `block_on`.
+        #[cfg(loom)]
+        drop(EXECUTOR.with(|e| e.borrow_mut().take()));
     }
 }
 
