@@ -4,6 +4,9 @@
 //! call there and hands back its result unchanged, so errors are the
 //! `std::io` errors of the underlying call (`NotFound` for a missing file).
 //! This module must never make a blocking call on the caller's thread.
+//!
+//! Under `--cfg loom` files are not available: every call fails at once
+//! with `ErrorKind::Unsupported`, and no file is touched.
 
 mod dir_builder;
 mod file;
@@ -14,7 +17,14 @@ pub mod unix;
 use std::io;
 use std::path::{Path, PathBuf};
 
+#[cfg(not(loom))]
 use crate::unblock;
+
+/// Under loom, `unblock` for the file calls: the call is refused, never run.
+#[cfg(loom)]
+fn unblock<T>(_call: impl FnOnce() -> io::Result<T>) -> futures_lite::future::Ready<io::Result<T>> {
+    futures_lite::future::ready(Err(bureau_reactor::loom_reactor::unsupported("files")))
+}
 
 pub use dir_builder::DirBuilder;
 pub use file::{File, OpenOptions};

@@ -7,6 +7,9 @@
 use std::io;
 use std::path::Path;
 
+#[cfg(loom)]
+use super::unblock;
+#[cfg(not(loom))]
 use crate::unblock;
 
 /// How to create a directory: the asynchronous twin of

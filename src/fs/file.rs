@@ -13,7 +13,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use crate::{Unblock, unblock};
+#[cfg(loom)]
+use super::unblock;
+use crate::Unblock;
+#[cfg(not(loom))]
+use crate::unblock;
 use futures_lite::future::poll_fn;
 use futures_lite::{AsyncRead, AsyncSeek, AsyncWrite};
 

@@ -12,7 +12,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::{Unblock, unblock};
+#[cfg(loom)]
+use super::unblock;
+use crate::Unblock;
+#[cfg(not(loom))]
+use crate::unblock;
 use futures_lite::Stream;
 
 use super::{FileType, Metadata};

@@ -8,6 +8,9 @@
 use std::io;
 use std::path::Path;
 
+#[cfg(loom)]
+use super::unblock;
+#[cfg(not(loom))]
 use crate::unblock;
 
 use super::{DirBuilder, DirEntry, OpenOptions};

@@ -4,6 +4,8 @@
 //! It must never call the system resolver on the event-loop thread.
 
 use std::io;
+// (`ToSocketAddrs` goes unused under loom, where no name is looked up.)
+#[cfg_attr(loom, allow(unused_imports))]
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 
 /// What an address argument turns into before any lookup.
@@ -53,6 +55,11 @@ impl<T: sealed::Sealed + ?Sized> AsyncToSocketAddrs for T {}
 pub async fn resolve(addr: impl AsyncToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     match addr.lookup() {
         Lookup::Done(r) => r,
+        // Under loom, refused: a real lookup would make the model depend on
+        // the network.
+        #[cfg(loom)]
+        Lookup::Host(..) => Err(bureau_reactor::loom_reactor::unsupported("name lookups")),
+        #[cfg(not(loom))]
         Lookup::Host(host, port) => {
             crate::unblock(move || {
                 (host.as_str(), port)
