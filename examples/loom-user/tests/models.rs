@@ -22,9 +22,10 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize as LoomUsize, Ordering};
 use loom_user::OneShot;
 
-/// The preemption bound of the larger model, unless `LOOM_MAX_PREEMPTIONS`
-/// says otherwise: about 1.5 s with 4 on two cores (3: 0.2 s; 5: 5 s;
-/// 6: 25 s). Unbounded, as `loom::model` runs by default, it takes minutes.
+/// The preemption bound of the larger models, unless `LOOM_MAX_PREEMPTIONS`
+/// says otherwise: with 4, about 1.5 s for the largest on two cores (3:
+/// 0.2 s; 5: 5 s; 6: 25 s). Unbounded, as `loom::model` runs by default,
+/// they take minutes.
 const PREEMPTIONS: usize = 4;
 
 /// Explores every interleaving of `model` within [`PREEMPTIONS`].
@@ -142,6 +143,43 @@ fn a_timeout_around_a_job_sees_both_outcomes() {
         in_time > 0 && timed_out > 0,
         "both outcomes must occur: in time {in_time}, timed out {timed_out}"
     );
+}
+
+/// The README's example: a job on the pool inside a model.
+#[test]
+fn a_job_on_the_pool() {
+    loom::model(|| {
+        let n = Arc::new(LoomUsize::new(0));
+        let n2 = n.clone();
+        let v = bureau::block_on(async move {
+            bureau::unblock(move || {
+                n2.fetch_add(1, Ordering::SeqCst);
+                5
+            })
+            .await
+        });
+        assert_eq!(v, 5);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// `Unblock` streams through the pool, and an hour-long timer fires at
+/// once: the virtual clock jumps to it.
+#[test]
+fn an_unblock_stream_and_an_hour_long_timer() {
+    use bureau::io::AsyncReadExt;
+    check(|| {
+        bureau::block_on(async {
+            let mut reader = bureau::Unblock::new(std::io::Cursor::new(b"hi".to_vec()));
+            let mut buf = Vec::new();
+            reader.read_to_end(&mut buf).await.unwrap();
+            assert_eq!(buf, b"hi");
+            let mut interval = bureau::Timer::interval(Duration::from_secs(3600));
+            let first = (&mut interval).await;
+            let second = interval.await;
+            assert_eq!(second - first, Duration::from_secs(3600));
+        });
+    });
 }
 
 /// What bureau cannot model is refused at the call, with a clear error:
