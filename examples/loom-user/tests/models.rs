@@ -124,10 +124,10 @@ fn a_timeout_around_a_job_sees_both_outcomes() {
     loom::model(|| {
         let ran = Arc::new(LoomUsize::new(0));
         let r = ran.clone();
-        let outcome = bureau::block_on(timeout(
-            Duration::from_millis(10),
-            bureau::unblock(move || r.fetch_add(1, Ordering::AcqRel)),
-        ));
+        let outcome = bureau::block_on(async move {
+            let job = bureau::unblock(move || r.fetch_add(1, Ordering::AcqRel));
+            timeout(Duration::from_millis(10), job).await
+        });
         match outcome {
             Ok(before) => {
                 assert_eq!(before, 0);
@@ -160,6 +160,25 @@ fn a_job_on_the_pool() {
         });
         assert_eq!(v, 5);
         assert_eq!(n.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// The README's "Model-check your own code" test, as printed there.
+#[test]
+fn the_readmes_example() {
+    use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    loom::model(|| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = n.clone();
+        let r = bureau::block_on(async move {
+            let job = bureau::unblock(move || n2.fetch_add(1, SeqCst) + 5);
+            bureau::timeout(Duration::from_millis(10), job).await
+        });
+        // The job finished first, or the deadline came first: loom tries both.
+        if let Ok(v) = r {
+            assert_eq!(v, 5);
+            assert_eq!(n.load(SeqCst), 1);
+        }
     });
 }
 
