@@ -15,7 +15,6 @@ mod pool;
 mod sync;
 
 #[cfg(not(loom))]
-#[cfg(not(loom))]
 use std::sync::OnceLock;
 use std::time::Duration;
 
