@@ -179,16 +179,18 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BureauIo<T> {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // SAFETY: `as_mut` requires that no initialised byte of the cursor
-        // is made uninitialised; the room is only ever written with zeros
-        // below, and then with what the stream reads.
+        // `as_mut` requires that no initialised byte of the cursor is made
+        // uninitialised; the room is only ever written with zeros below,
+        // and then with what the stream reads.
+        // SAFETY: so no byte of the cursor is ever uninitialised by us.
         let room = unsafe { buf.as_mut() };
         let len = room.len().min(self.offer);
         let room = room[..len].as_mut_ptr().cast::<u8>();
-        // SAFETY: `room` points to `len` bytes of the cursor's unfilled
-        // part, borrowed mutably through `buf` for this whole block and
-        // aligned for `u8`; `write_bytes` initialises every one of them, so
-        // the slice made from them holds initialised bytes only.
+        // `room` points to `len` bytes of the cursor's unfilled part,
+        // borrowed mutably through `buf` for this whole block and aligned
+        // for `u8`; `write_bytes` initialises every one of them, so the
+        // slice made from them holds initialised bytes only.
+        // SAFETY: the pointer is valid for `len` writable bytes (above).
         let bytes = unsafe {
             room.write_bytes(0, len);
             std::slice::from_raw_parts_mut(room, len)
@@ -199,8 +201,9 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BureauIo<T> {
                 "the stream claims to have read {n} bytes into a buffer of {len}"
             ))));
         }
-        // SAFETY: the first `n` bytes of the unfilled part were initialised
-        // above (and then filled by the stream), and `n <= len`.
+        // The first `n` bytes of the unfilled part were initialised above
+        // (and then filled by the stream), and `n <= len` was checked.
+        // SAFETY: so `advance(n)` covers initialised bytes only.
         unsafe { buf.advance(n) };
         self.offer = if n == self.offer {
             (n * 2).min(MAX_READ)
