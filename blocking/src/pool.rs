@@ -191,16 +191,28 @@ impl Pool {
     {
         let inner = self.inner.clone();
         let idle_on_drop = IdleOnDrop(self.inner.clone());
+        #[cfg(loom)]
+        let hand_off = bureau_coop::HandOff::default();
+        #[cfg(loom)]
+        let done = hand_off.clone();
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| async move {
                 let _idle_on_drop = idle_on_drop;
-                f()
+                let output = f();
+                // Under loom: what `f` did happens before the poll that
+                // finds the job complete (see `Caught::sharing`).
+                #[cfg(loom)]
+                drop(done.lock());
+                output
             },
             move |runnable| submit(&inner, runnable),
         );
         runnable.schedule();
         // The job completes on a worker, where async-task wakes the awaiter
         // inside an abort-on-panic guard: the awaiter's waker is wrapped.
+        #[cfg(loom)]
+        return Caught::sharing(task, hand_off);
+        #[cfg(not(loom))]
         Caught::new(task)
     }
 }

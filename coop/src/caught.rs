@@ -30,7 +30,18 @@ pub struct Caught<F> {
     future: F,
     /// The waker last polled with, and the wrapper of it `future` holds.
     registered: Option<(Waker, Waker)>,
+    #[cfg(loom)]
+    hand_off: HandOff,
 }
+
+/// Under loom, a lock taken by each poll before the future registers the
+/// waker, and by the wrapper before it wakes: the waker reaches the
+/// completing thread through async-task's own atomics, which loom cannot
+/// see, so without it loom would take the wake for a data race on what the
+/// polling thread made before (a false "causality violation").
+#[cfg(loom)]
+#[doc(hidden)]
+pub type HandOff = Arc<loom::sync::Mutex<()>>;
 
 impl<F> Caught<F> {
     /// Wraps `future`.
@@ -44,6 +55,23 @@ impl<F> Caught<F> {
         Caught {
             future,
             registered: None,
+            #[cfg(loom)]
+            hand_off: HandOff::default(),
+        }
+    }
+
+    /// Under loom only: wraps `future`, sharing `hand_off` with the code
+    /// that completes it, which takes the lock once it has done its work,
+    /// so that loom sees that work happen before the poll that finds the
+    /// future complete (the completion itself travels through async-task's
+    /// atomics, which loom cannot see).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn sharing(future: F, hand_off: HandOff) -> Self {
+        Caught {
+            future,
+            registered: None,
+            hand_off,
         }
     }
 
@@ -78,11 +106,17 @@ impl<F: Future + Unpin> Future for Caught<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
+        #[cfg(loom)]
+        drop(this.hand_off.lock());
         let (_, caught) = match &mut this.registered {
             Some(r) if r.0.will_wake(cx.waker()) => r,
             slot => slot.insert((
                 cx.waker().clone(),
-                Waker::from(Arc::new(CatchWake(cx.waker().clone()))),
+                Waker::from(Arc::new(CatchWake {
+                    waker: cx.waker().clone(),
+                    #[cfg(loom)]
+                    hand_off: this.hand_off.clone(),
+                })),
             )),
         };
         Pin::new(&mut this.future).poll(&mut Context::from_waker(caught))
@@ -91,7 +125,11 @@ impl<F: Future + Unpin> Future for Caught<F> {
 
 /// Wakes the waker inside; a panic of that wake is caught (the panic hook
 /// has printed it), and the task is then not woken: that waker was broken.
-struct CatchWake(Waker);
+struct CatchWake {
+    waker: Waker,
+    #[cfg(loom)]
+    hand_off: HandOff,
+}
 
 impl Wake for CatchWake {
     fn wake(self: Arc<Self>) {
@@ -99,6 +137,8 @@ impl Wake for CatchWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.wake_by_ref()));
+        #[cfg(loom)]
+        drop(self.hand_off.lock());
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.waker.wake_by_ref()));
     }
 }

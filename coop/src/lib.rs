@@ -37,6 +37,9 @@ mod caught;
 mod delay;
 
 pub use caught::Caught;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use caught::HandOff;
 pub use delay::{Delay, loop_delay, record_delay};
 
 use std::cell::Cell;

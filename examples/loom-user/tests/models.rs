@@ -218,3 +218,13 @@ fn sockets_files_and_processes_are_a_clear_error() {
         });
     });
 }
+
+/// A job submitted before `block_on`, awaited as its main future: the
+/// job's wake reaches a waker the loop made after the pool thread started.
+#[test]
+fn a_job_submitted_before_block_on() {
+    check(|| {
+        let job = bureau::unblock(|| 5);
+        assert_eq!(bureau::block_on(job), 5);
+    });
+}
