@@ -78,6 +78,8 @@ fn with_executor<R>(f: impl FnOnce(&LocalExecutor<'static>) -> R) -> R {
 /// assert_eq!(answer, 42);
 /// ```
 pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    #[cfg(loom)]
+    bureau_coop::opaque::enable();
     let _inside = InsideBlockOn::enter();
     let mut parker = ReactorParker(bureau_reactor::Parker::new());
     with_executor(|executor| executor.block_on(&mut parker, future))

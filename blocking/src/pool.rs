@@ -10,7 +10,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use async_task::{Runnable, Task};
-use bureau_coop::Caught;
+use bureau_coop::{Caught, opaque};
 
 use crate::sync::{
     Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, spawn_thread, wait_timeout,
@@ -189,6 +189,15 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        opaque::internal(|| self.submit_job(f))
+    }
+
+    /// The body of [`Pool::spawn`].
+    fn submit_job<T, F>(&self, f: F) -> Caught<Task<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let inner = self.inner.clone();
         let idle_on_drop = IdleOnDrop(self.inner.clone());
         #[cfg(loom)]
@@ -198,12 +207,15 @@ impl Pool {
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| async move {
                 let _idle_on_drop = idle_on_drop;
-                let output = f();
-                // Under loom: what `f` did happens before the poll that
-                // finds the job complete (see `Caught::sharing`).
-                #[cfg(loom)]
-                drop(done.lock());
-                output
+                // `f` is the user's code: explored in a user's loom model.
+                opaque::external(|| {
+                    let output = f();
+                    // Under loom: what `f` did happens before the poll that
+                    // finds the job complete (see `Caught::sharing`).
+                    #[cfg(loom)]
+                    drop(opaque::lock(&done));
+                    output
+                })
             },
             move |runnable| submit(&inner, runnable),
         );
@@ -225,7 +237,7 @@ struct IdleOnDrop(Arc<Inner>);
 
 impl Drop for IdleOnDrop {
     fn drop(&mut self) {
-        lock(&self.0.queue).idle += 1;
+        opaque::internal(|| lock(&self.0.queue).idle += 1);
     }
 }
 
@@ -323,7 +335,10 @@ fn submit(inner: &Arc<Inner>, runnable: Runnable) {
 
 fn start_worker(inner: &Arc<Inner>) {
     let worker = inner.clone();
-    let Err(err) = spawn_thread(THREAD_NAME, move || worker.work()) else {
+    // The worker's whole life, to its last hold of `inner`, is bureau's own
+    // step in a user's loom model (`f` and yields step out of it).
+    let Err(err) = spawn_thread(THREAD_NAME, move || opaque::internal(move || worker.work()))
+    else {
         return;
     };
     let mut queue = lock(&inner.queue);

@@ -3,7 +3,8 @@
 //! Every lock, condition variable, shared pointer and thread the pool uses
 //! comes from here, so that a loom model checks the real pool code. This
 //! module must never hold logic of its own beyond picking the implementation
-//! (and, under loom, standing in for the passing of time).
+//! (and, under loom, standing in for the passing of time, and in a user's
+//! model leaving out the idle worker's yields: see `yield_now`).
 //!
 //! What loom models: the pool (`pool.rs`: the job queue's lock, the
 //! condition variable sleepers wait on, the count spinners watch, the
@@ -16,6 +17,7 @@
 //! (`lib.rs`), created once (under loom, once per model execution, in one
 //! of loom's lazy statics).
 
+#[cfg(not(loom))]
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -40,17 +42,27 @@ pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std
     Builder::new().name(name.to_owned()).spawn(f).map(drop)
 }
 
-/// Lets another thread run.
+/// Lets another thread run. Under loom, in a user's model, does nothing:
+/// the pool's idle spin and sleep are bureau's own protocol, which its own
+/// models explore, and each yield would let loom explore again which of
+/// the user's threads runs next.
 pub(crate) fn yield_now() {
     #[cfg(not(loom))]
     std::thread::yield_now();
     #[cfg(loom)]
-    loom::thread::yield_now();
+    if !bureau_coop::opaque::enabled() {
+        loom::thread::yield_now();
+    }
 }
 
 /// Locks `mutex`. Nothing panics while the pool's locks are held, so a
-/// poisoned lock still guards consistent data and is used as it is.
+/// poisoned lock still guards consistent data and is used as it is. Under
+/// loom, through `bureau_coop::opaque::lock`, which waits for a contended
+/// lock explored.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(loom)]
+    return bureau_coop::opaque::lock(mutex);
+    #[cfg(not(loom))]
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -81,6 +93,6 @@ pub(crate) fn wait_timeout<'a, T>(
     _timeout: Duration,
 ) -> (MutexGuard<'a, T>, bool) {
     drop(guard);
-    loom::thread::yield_now();
+    yield_now();
     (lock(mutex), true)
 }

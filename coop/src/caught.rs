@@ -106,8 +106,19 @@ impl<F: Future + Unpin> Future for Caught<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
+        // Under loom, explored: whether the job completed before this poll
+        // is what the user's model must see both ways.
         #[cfg(loom)]
-        drop(this.hand_off.lock());
+        crate::opaque::external(|| drop(crate::opaque::lock(&this.hand_off)));
+        crate::opaque::internal(|| this.poll_registered(cx))
+    }
+}
+
+impl<F: Future + Unpin> Caught<F> {
+    /// [`Caught::poll`] past the hand-off: registers `cx`'s waker, wrapped,
+    /// and polls the future with it.
+    fn poll_registered(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self;
         let (_, caught) = match &mut this.registered {
             Some(r) if r.0.will_wake(cx.waker()) => r,
             slot => slot.insert((
@@ -138,7 +149,11 @@ impl Wake for CatchWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         #[cfg(loom)]
-        drop(self.hand_off.lock());
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.waker.wake_by_ref()));
+        crate::opaque::internal(|| drop(crate::opaque::lock(&self.hand_off)));
+        // Whoever's waker it is runs as their own code (bureau's wakers make
+        // their own single steps).
+        crate::opaque::external(|| {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| self.waker.wake_by_ref()));
+        });
     }
 }

@@ -25,6 +25,9 @@
 //! - **[`Delay`]**, the loop's delay histogram: the executor records the
 //!   length of its batches and the reactor the lateness of the timers it
 //!   fires, each into this thread's copy ([`record_delay`]).
+//! - **[`opaque`]**, under `--cfg loom` in a user's model: the marks that
+//!   make bureau's own bookkeeping single steps for loom, used by every
+//!   other crate (in a normal build they are `f()`).
 //!
 //! This crate must never learn what a task, a socket or a timer is: it holds
 //! a counter, a flag, a histogram and a waker wrapper. Under `--cfg loom`, where the models' threads
@@ -35,6 +38,7 @@
 
 mod caught;
 mod delay;
+pub mod opaque;
 
 pub use caught::Caught;
 #[cfg(loom)]

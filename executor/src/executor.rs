@@ -16,6 +16,7 @@ use crate::sync::{AtomicBool, Ordering};
 use crate::task::Task;
 use crate::watch::Watch;
 use async_task::Builder;
+use bureau_coop::opaque;
 use futures_lite::future::{self, FutureExt};
 use pin_project_lite::pin_project;
 use std::cell::RefCell;
@@ -367,7 +368,7 @@ impl<'a> LocalExecutor<'a> {
         // One iteration of the run loop, one call per step.
         loop {
             // 1. Poll the main future, if it was woken since its last poll.
-            if main.woken.swap(false, Ordering::AcqRel) {
+            if opaque::internal(|| main.woken.swap(false, Ordering::AcqRel)) {
                 let (poll, yielded) = budget.poll(|| future.as_mut().poll(&mut cx));
                 watch.main_poll(polls, &self.counters);
                 polls += 1;
@@ -403,10 +404,10 @@ impl<'a> LocalExecutor<'a> {
             // 4. Nothing left to run: decide whether to sleep. Not if the
             //    main future was woken, nor if a task was queued since the
             //    queues were last looked at (`Sleep::prepare`).
-            if main.woken.load(Ordering::Acquire) {
+            if opaque::internal(|| main.woken.load(Ordering::Acquire)) {
                 continue;
             }
-            if self.queue.prepare_sleep(Sleeper::Parker) {
+            if opaque::internal(|| self.queue.prepare_sleep(Sleeper::Parker)) {
                 // 5. Park until a wake (`Unpark::unpark`) or the parker's
                 //    own events.
                 self.park_in(parker, &budget, &mut watch, polls, None);
@@ -414,7 +415,7 @@ impl<'a> LocalExecutor<'a> {
             }
             // 6. Mark the loop awake (`Sleep::awake`): while it runs, a
             //    remote wake is one atomic swap and no unpark.
-            self.queue.awake();
+            opaque::internal(|| self.queue.awake());
         }
     }
 
@@ -431,7 +432,7 @@ impl<'a> LocalExecutor<'a> {
         mut polls: usize,
     ) -> (usize, bool) {
         while polls < FAIRNESS_BATCH {
-            let Some(runnable) = self.queue.pop() else {
+            let Some(runnable) = opaque::internal(|| self.queue.pop()) else {
                 break;
             };
             let site = Some(runnable.metadata().site);
@@ -465,10 +466,10 @@ impl<'a> LocalExecutor<'a> {
         timeout: Option<Duration>,
     ) {
         let from = watch.end_batch(polls, &self.counters);
-        {
+        opaque::internal(|| {
             let _parking = self.queue.parking();
             budget.between_polls(|| parker.park(timeout));
-        }
+        });
         if timeout != Some(Duration::ZERO) {
             watch.slept(from, &self.counters);
         }
@@ -670,8 +671,10 @@ impl Wake for MainWake {
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        if !self.woken.swap(true, Ordering::AcqRel) {
-            self.queue.notify();
-        }
+        opaque::internal(|| {
+            if !self.woken.swap(true, Ordering::AcqRel) {
+                self.queue.notify();
+            }
+        });
     }
 }

@@ -125,7 +125,7 @@ impl Park for ThreadParker {
 
     fn park(&mut self, timeout: Option<Duration>) {
         match timeout {
-            None => thread::park(),
+            None => bureau_coop::opaque::external(thread::park),
             Some(Duration::ZERO) => {}
             Some(timeout) => thread::park_timeout(timeout),
         }

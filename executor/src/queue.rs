@@ -17,6 +17,7 @@
 
 use crate::sleep::{Sleep, Sleeper};
 use crate::sync::{Arc, thread_local};
+use bureau_coop::opaque;
 use concurrent_queue::ConcurrentQueue;
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
@@ -80,6 +81,11 @@ impl RunQueue {
     /// The schedule function of every task: queues `runnable` on the run
     /// queue named in its metadata. Called on any thread.
     pub(crate) fn schedule(runnable: Runnable) {
+        opaque::internal(|| Self::schedule_now(runnable));
+    }
+
+    /// The body of [`RunQueue::schedule`].
+    fn schedule_now(runnable: Runnable) {
         let queue: *const RunQueue = &*runnable.metadata().queue;
         // What `push_local` asks: that the run queue outlive the call, though
         // it takes `runnable`, and with it the `Arc` that keeps the queue

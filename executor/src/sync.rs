@@ -38,8 +38,12 @@ pub(crate) use loom::{
 
 /// Locks `mutex`. The executor's locks guard a waker slot and a list of
 /// wakers, each changed by one assignment, push or `take`, which no panic
-/// leaves half-done: a poisoned lock is used as it is.
+/// leaves half-done: a poisoned lock is used as it is. Under loom, through
+/// `bureau_coop::opaque::lock`, which waits for a contended lock explored.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(loom)]
+    return bureau_coop::opaque::lock(mutex);
+    #[cfg(not(loom))]
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

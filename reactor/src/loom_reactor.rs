@@ -14,6 +14,11 @@
 //! those timers fire. So "the other thread woke the loop first" and "the
 //! deadline came first" are two interleavings loom explores.
 //!
+//! In a user's model (`bureau_coop::opaque`), its bookkeeping is bureau's
+//! single step; explored are its waits, the yield before a jump, the
+//! driver's look after it, a notify while that look is pending, and the
+//! wakers it wakes.
+//!
 //! It must never be compiled into a normal build, and never model more than
 //! the parker and the timers need: sockets are a list of wakers that the
 //! "kernel" ([`io_ready`]) hands to whichever thread drives, and the timers'
@@ -25,7 +30,10 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool as StdBool, AtomicU64};
+
+use bureau_coop::opaque::external;
 
 use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock_modelled};
 
@@ -45,6 +53,10 @@ pub(crate) struct Reactor {
     poller: Mutex<Poller>,
     /// Signalled when the poller gets a notify or an event.
     wakeup: Condvar,
+    /// Set while the driver has let every other thread run before time
+    /// jumps: a notify then decides between "the wake came first" and "the
+    /// deadline did". std's atomic: the stand-in's bookkeeping.
+    jump_pending: StdBool,
     /// Calls to [`Reactor::notify`] (the parker's `Poller::notify`s).
     notifies: AtomicUsize,
     /// The virtual clock's origin: the real time the execution's reactor
@@ -137,6 +149,7 @@ loom::lazy_static! {
             waiting: false,
         }),
         wakeup: Condvar::new(),
+        jump_pending: StdBool::new(false),
         notifies: AtomicUsize::new(0),
         base: Instant::now(),
         elapsed: AtomicU64::new(0),
@@ -158,7 +171,14 @@ impl Reactor {
     /// block.
     pub(crate) fn notify(&self) {
         self.notifies.fetch_add(1, Ordering::Relaxed);
-        lock_modelled(&self.poller).notified = true;
+        // Explored in a user's model while time is about to jump: against
+        // the driver's look, this is "the wake came first" or "the deadline
+        // did". Otherwise bureau's own step.
+        if self.jump_pending.load(Relaxed) {
+            external(|| lock_modelled(&self.poller).notified = true);
+        } else {
+            lock_modelled(&self.poller).notified = true;
+        }
         self.wakeup.notify_all();
     }
 
@@ -190,15 +210,20 @@ impl Reactor {
             while timeout.is_none() && !p.notified && p.events.is_empty() && !self.any_due(&p) {
                 let Some(next) = p.timers.iter().map(|t| t.0.when).min() else {
                     p.waiting = true;
-                    p = self.wakeup.wait(p).unwrap();
+                    p = external(|| self.wakeup.wait(p)).unwrap();
                     p.waiting = false;
                     p.timers.retain(|t| !t.cancelled());
                     continue;
                 };
                 // Every other thread may run before time moves on.
                 drop(p);
-                loom::thread::yield_now();
-                p = lock_modelled(&self.poller);
+                // Explored in a user's model (see `notify`).
+                self.jump_pending.store(true, Relaxed);
+                p = external(|| {
+                    loom::thread::yield_now();
+                    lock_modelled(&self.poller)
+                });
+                self.jump_pending.store(false, Relaxed);
                 p.timers.retain(|t| !t.cancelled());
                 if !p.notified && p.events.is_empty() && p.timers.iter().any(|t| t.0.when == next) {
                     self.advance_to(next);
@@ -210,9 +235,13 @@ impl Reactor {
             driver.wakers.append(&mut p.events);
         }
         after_wait();
-        for w in driver.wakers.drain(..) {
-            w.wake();
-        }
+        // Whoever's wakers they are run as their own code (bureau's wakers
+        // make their own single steps).
+        external(|| {
+            for w in driver.wakers.drain(..) {
+                w.wake();
+            }
+        });
     }
 
     /// The virtual clock's reading.
@@ -236,6 +265,11 @@ impl Reactor {
     /// Registers a timer due at `when` that wakes `waker`; a driver blocked
     /// with no timer pending wakes up to wait for it.
     pub(crate) fn insert_timer(&self, when: Instant, waker: &Waker) -> VirtualTimer {
+        bureau_coop::opaque::internal(|| self.insert_timer_in_step(when, waker))
+    }
+
+    /// The body of [`Reactor::insert_timer`].
+    fn insert_timer_in_step(&self, when: Instant, waker: &Waker) -> VirtualTimer {
         let timer = VirtualTimer(std::sync::Arc::new(Entry {
             when,
             slot: std::sync::Mutex::new(Slot::Waiting(waker.clone())),

@@ -333,7 +333,7 @@ fn sleep_on_thread(inner: &Inner, deadline: Option<Instant>) -> bool {
         return true;
     }
     match deadline {
-        None => thread::park(),
+        None => bureau_coop::opaque::external(thread::park),
         Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
     }
     let was = inner.state.swap(RUNNING, Ordering::AcqRel);

@@ -54,10 +54,11 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// [`lock`] for the parker's modelled mutexes: loom's under loom.
+/// [`lock`] for the parker's modelled mutexes: loom's under loom, through
+/// `bureau_coop::opaque::lock`, which waits for a contended lock explored.
 #[cfg(loom)]
 pub(crate) fn lock_modelled<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    bureau_coop::opaque::lock(mutex)
 }
 
 /// [`lock`] for the parker's modelled mutexes: std's outside loom.
