@@ -7,11 +7,15 @@
 //! RUSTFLAGS="--cfg loom" cargo test --release --test models
 //! ```
 //!
-//! Each model finishes in seconds at loom's default bounds. A model that
-//! must fail (`a_set_between_look_and_register_is_lost`) is `#[ignore]`d
-//! and run in a child process by the test that asserts loom catches it:
-//! a failing model panics inside bureau's tasks, whose abort-on-panic
-//! guards end the process.
+//! Every model runs at loom's default bounds (no preemption bound), the
+//! whole file in under a second: bureau's own protocols are single steps
+//! in a user's model. `BUREAU_LOOM_EXPLORE_ALL=1` explores them op by op
+//! too (then set `LOOM_MAX_PREEMPTIONS=3`); the verdicts must be the same.
+//! A model that must fail (`a_set_between_look_and_register_is_lost`,
+//! `a_read_racing_the_job_is_a_data_race`) is `#[ignore]`d and run in a
+//! child process by the test that asserts loom catches it: a failing model
+//! panics inside bureau's tasks, whose abort-on-panic guards end the
+//! process.
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -22,26 +26,13 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize as LoomUsize, Ordering};
 use loom_user::OneShot;
 
-/// The preemption bound of the larger models, unless `LOOM_MAX_PREEMPTIONS`
-/// says otherwise: with 4, about 1.5 s for the largest on two cores (3:
-/// 0.2 s; 5: 5 s; 6: 25 s). Unbounded, as `loom::model` runs by default,
-/// they take minutes.
-const PREEMPTIONS: usize = 4;
-
-/// Explores every interleaving of `model` within [`PREEMPTIONS`].
-fn check(model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(PREEMPTIONS);
-    builder.check(model);
-}
-
 /// The correct program: a task waits on the flag, an `unblock` job does
 /// its work and sets the flag, another task yields its turn, and the main
 /// future waits for the flag under a `timeout`. Every interleaving must
 /// pass: whenever the wait ends in time, the job's work is visible.
 #[test]
 fn tasks_a_job_and_a_timeout_agree() {
-    check(|| {
+    loom::model(|| {
         let flag = Arc::new(OneShot::new());
         let work = Arc::new(LoomUsize::new(0));
         let answer = bureau::block_on({
@@ -187,7 +178,7 @@ fn the_readmes_example() {
 #[test]
 fn an_unblock_stream_and_an_hour_long_timer() {
     use bureau::io::AsyncReadExt;
-    check(|| {
+    loom::model(|| {
         bureau::block_on(async {
             let mut reader = bureau::Unblock::new(std::io::Cursor::new(b"hi".to_vec()));
             let mut buf = Vec::new();
@@ -223,8 +214,144 @@ fn sockets_files_and_processes_are_a_clear_error() {
 /// job's wake reaches a waker the loop made after the pool thread started.
 #[test]
 fn a_job_submitted_before_block_on() {
-    check(|| {
+    loom::model(|| {
         let job = bureau::unblock(|| 5);
         assert_eq!(bureau::block_on(job), 5);
     });
+}
+
+/// Two jobs at once and the loop, with a task that takes whichever job
+/// finishes first: each job must be seen to win in some interleaving, and
+/// the whole model (three threads) runs unbounded, as `loom::model` does.
+#[test]
+fn either_of_two_jobs_can_finish_first() {
+    static FIRST: AtomicUsize = AtomicUsize::new(0);
+    static SECOND: AtomicUsize = AtomicUsize::new(0);
+    loom::model(|| {
+        let done = Arc::new(LoomUsize::new(0));
+        let winner = bureau::block_on({
+            let done = done.clone();
+            async move {
+                let mut first = bureau::unblock({
+                    let done = done.clone();
+                    move || done.fetch_add(1, Ordering::AcqRel)
+                });
+                let mut second = bureau::unblock(move || done.fetch_add(1, Ordering::AcqRel));
+                let winner = std::future::poll_fn(|cx| {
+                    if std::pin::Pin::new(&mut first).poll(cx).is_ready() {
+                        return std::task::Poll::Ready(1);
+                    }
+                    std::pin::Pin::new(&mut second).poll(cx).map(|_| 2)
+                })
+                .await;
+                // Whichever lost still runs to the end.
+                if winner == 1 {
+                    second.await;
+                } else {
+                    first.await;
+                }
+                winner
+            }
+        });
+        assert_eq!(done.load(Ordering::Acquire), 2);
+        let counter = if winner == 1 { &FIRST } else { &SECOND };
+        counter.fetch_add(1, SeqCst);
+    });
+    let (first, second) = (FIRST.load(SeqCst), SECOND.load(SeqCst));
+    assert!(
+        first > 0 && second > 0,
+        "each job must win somewhere: first {first}, second {second}"
+    );
+}
+
+/// A task that looks at what a job writes before awaiting the job: loom
+/// must show it the value before the write and the value after.
+#[test]
+fn a_task_looking_before_the_job_ends_sees_both_values() {
+    static BEFORE: AtomicUsize = AtomicUsize::new(0);
+    static AFTER: AtomicUsize = AtomicUsize::new(0);
+    loom::model(|| {
+        let n = Arc::new(LoomUsize::new(0));
+        let seen = bureau::block_on({
+            let n = n.clone();
+            async move {
+                let job = bureau::unblock({
+                    let n = n.clone();
+                    move || n.fetch_add(1, Ordering::AcqRel)
+                });
+                let look = bureau::spawn(async move { n.load(Ordering::Acquire) });
+                let seen = look.await;
+                job.await;
+                seen
+            }
+        });
+        let counter = if seen == 0 { &BEFORE } else { &AFTER };
+        counter.fetch_add(1, SeqCst);
+    });
+    let (before, after) = (BEFORE.load(SeqCst), AFTER.load(SeqCst));
+    assert!(
+        before > 0 && after > 0,
+        "both values must be seen: before {before}, after {after}"
+    );
+}
+
+/// A user's data race: a job writes a cell that a task reads without
+/// waiting for the job. loom reports a causality violation. Run only by
+/// `loom_catches_the_data_race`.
+#[test]
+#[ignore = "must fail: run by loom_catches_the_data_race"]
+fn a_read_racing_the_job_is_a_data_race() {
+    use loom::cell::UnsafeCell;
+    struct Cell(UnsafeCell<u32>);
+    // SAFETY: it is not (that is the bug loom must find); the model needs
+    // it to compile.
+    unsafe impl Sync for Cell {}
+    loom::model(|| {
+        let cell = Arc::new(Cell(UnsafeCell::new(0)));
+        bureau::block_on({
+            let cell = cell.clone();
+            async move {
+                let job = bureau::unblock({
+                    let cell = cell.clone();
+                    // SAFETY: none; the race is the bug under test.
+                    move || cell.0.with_mut(|v| unsafe { *v = 1 })
+                });
+                // SAFETY: none; the race is the bug under test.
+                let _ = cell.0.with(|v| unsafe { *v });
+                job.await;
+            }
+        });
+    });
+}
+
+#[test]
+fn loom_catches_the_data_race() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "--test-threads=1", "--nocapture", "--ignored"])
+        .arg("a_read_racing_the_job_is_a_data_race")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("Causality violation"),
+        "loom did not find the data race:\n{stderr}"
+    );
+}
+
+/// A `BUREAU_LOOM_EXPLORE_ALL` that is neither `1` nor `0` is named on
+/// stderr, and the model still runs (with bureau's steps single).
+#[test]
+fn a_bad_explore_all_value_is_reported() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "--test-threads=1", "--nocapture"])
+        .arg("a_job_on_the_pool")
+        .env("BUREAU_LOOM_EXPLORE_ALL", "yes")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("BUREAU_LOOM_EXPLORE_ALL=\"yes\" is not valid"),
+        "{stderr}"
+    );
 }
