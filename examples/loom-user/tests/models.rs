@@ -90,16 +90,29 @@ fn a_set_between_look_and_register_is_lost() {
     });
 }
 
-#[test]
-fn loom_catches_the_lost_wakeup() {
+/// Runs the test `name` of this file (ignored ones too) in a child
+/// process, with `env` set there; returns whether it passed, and its stderr.
+fn run_in_child(name: &str, env: &[(&str, &str)]) -> (bool, String) {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "--test-threads=1", "--nocapture", "--ignored"])
-        .arg("a_set_between_look_and_register_is_lost")
+        .args([
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .arg(name)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
+#[test]
+fn loom_catches_the_lost_wakeup() {
+    let (passed, stderr) = run_in_child("a_set_between_look_and_register_is_lost", &[]);
     assert!(
-        !output.status.success() && stderr.contains("deadlock"),
+        !passed && stderr.contains("deadlock"),
         "loom did not find the lost wakeup:\n{stderr}"
     );
 }
@@ -326,14 +339,9 @@ fn a_read_racing_the_job_is_a_data_race() {
 
 #[test]
 fn loom_catches_the_data_race() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "--test-threads=1", "--nocapture", "--ignored"])
-        .arg("a_read_racing_the_job_is_a_data_race")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (passed, stderr) = run_in_child("a_read_racing_the_job_is_a_data_race", &[]);
     assert!(
-        !output.status.success() && stderr.contains("Causality violation"),
+        !passed && stderr.contains("Causality violation"),
         "loom did not find the data race:\n{stderr}"
     );
 }
@@ -342,14 +350,8 @@ fn loom_catches_the_data_race() {
 /// stderr, and the model still runs (with bureau's steps single).
 #[test]
 fn a_bad_explore_all_value_is_reported() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "--test-threads=1", "--nocapture"])
-        .arg("a_job_on_the_pool")
-        .env("BUREAU_LOOM_EXPLORE_ALL", "yes")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (passed, stderr) = run_in_child("a_job_on_the_pool", &[("BUREAU_LOOM_EXPLORE_ALL", "yes")]);
+    assert!(passed, "{stderr}");
     assert!(
         stderr.contains("BUREAU_LOOM_EXPLORE_ALL=\"yes\" is not valid"),
         "{stderr}"
