@@ -199,14 +199,19 @@ impl Pool {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
-        let idle_on_drop = IdleOnDrop(self.inner.clone());
+        // One value, so that a job cancelled before it ran drops `f` (the
+        // user's captures, whose drops may block) before `IdleOnDrop`
+        // counts the worker idle: a tuple drops its fields in order. A
+        // worker counted idle while it still ran user code would be
+        // counted on to take the next job.
+        let job = (f, IdleOnDrop(self.inner.clone()));
         #[cfg(loom)]
         let hand_off = bureau_coop::HandOff::default();
         #[cfg(loom)]
         let done = hand_off.clone();
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| async move {
-                let _idle_on_drop = idle_on_drop;
+                let (f, _idle_on_drop) = job;
                 // `f` is the user's code: explored in a user's loom model.
                 opaque::external(|| {
                     let output = f();
@@ -231,8 +236,9 @@ impl Pool {
 
 /// Held by a job's future: when the future is dropped (`f` returned or
 /// panicked, or the job was cancelled and never ran), the worker running it
-/// counts itself idle again. That happens before the task completes, so a
-/// submitter woken by the completion finds the warm worker.
+/// counts itself idle again, after `f` and what it captured are gone. That
+/// happens before the task completes, so a submitter woken by the
+/// completion finds the warm worker.
 struct IdleOnDrop(Arc<Inner>);
 
 impl Drop for IdleOnDrop {

@@ -357,3 +357,33 @@ fn a_bad_explore_all_value_is_reported() {
         "{stderr}"
     );
 }
+
+/// A job cancelled before it ran, whose captured value's `Drop` takes a
+/// lock that a task holds until a second job is done: the pool must not
+/// count the worker idle, and so leave the second job to it, while that
+/// `Drop` still runs on it. (It did: with bureau's steps explored, loom
+/// found the deadlock.)
+#[test]
+fn a_cancelled_jobs_drop_does_not_hold_up_the_next_job() {
+    use loom::sync::Mutex;
+    struct LockOnDrop(Arc<Mutex<u32>>);
+    impl Drop for LockOnDrop {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() += 1;
+        }
+    }
+    loom::model(|| {
+        let m = Arc::new(Mutex::new(0));
+        bureau::block_on({
+            let m = m.clone();
+            async move {
+                let captured = LockOnDrop(m.clone());
+                let cancelled = bureau::unblock(move || drop(captured));
+                let guard = m.lock().unwrap();
+                drop(cancelled);
+                bureau::unblock(|| ()).await;
+                drop(guard);
+            }
+        });
+    });
+}
