@@ -163,6 +163,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    #[cfg(loom)]
+    bureau_coop::opaque::enable();
     Task::from(bureau_blocking::unblock(f))
 }
 

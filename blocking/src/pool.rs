@@ -204,7 +204,7 @@ impl Pool {
         // counts the worker idle: a tuple drops its fields in order. A
         // worker counted idle while it still ran user code would be
         // counted on to take the next job.
-        let job = (f, IdleOnDrop(self.inner.clone()));
+        let job = (f, IdleOnDrop(Some(self.inner.clone())));
         #[cfg(loom)]
         let hand_off = bureau_coop::HandOff::default();
         #[cfg(loom)]
@@ -238,12 +238,17 @@ impl Pool {
 /// panicked, or the job was cancelled and never ran), the worker running it
 /// counts itself idle again, after `f` and what it captured are gone. That
 /// happens before the task completes, so a submitter woken by the
-/// completion finds the warm worker.
-struct IdleOnDrop(Arc<Inner>);
+/// completion finds the warm worker. (An `Option` only so that the pool is
+/// let go inside the same single step, under loom.)
+struct IdleOnDrop(Option<Arc<Inner>>);
 
 impl Drop for IdleOnDrop {
     fn drop(&mut self) {
-        opaque::internal(|| lock(&self.0.queue).idle += 1);
+        opaque::internal(|| {
+            if let Some(inner) = self.0.take() {
+                lock(&inner.queue).idle += 1;
+            }
+        });
     }
 }
 
@@ -260,8 +265,11 @@ impl Inner {
                 spun = false;
                 queue.idle -= 1;
                 drop(queue);
-                // The job's `IdleOnDrop` counts this worker idle again.
-                runnable.run();
+                // The job's `IdleOnDrop` counts this worker idle again. The
+                // run drops what the user's job holds (all of it if the job
+                // was cancelled, its output if nobody awaits it): user code,
+                // explored in a user's loom model.
+                opaque::external(|| runnable.run());
                 queue = lock(&self.queue);
                 continue;
             }

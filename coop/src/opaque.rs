@@ -5,22 +5,47 @@
 //! parker, the pool) are checked op by op by bureau's own models. Inside a
 //! user's model loom would interleave them op by op again, and the user
 //! would wait minutes for interleavings of bureau's internals that their
-//! code cannot tell apart. So the facade turns on `enable` in the model's
-//! thread, and from then on each stretch of bureau's code wrapped in
-//! [`internal`] runs with loom's exploration stopped: loom runs it straight
-//! through, as one step, and explores only around it. The user's code (a
-//! poll, a job), and every call that may block or yield, runs in
-//! [`external`], with exploration on again. What the user can observe of
-//! bureau is explored in full: a job's completion against the poll that
-//! looks for it (`Caught`'s hand-off lock), and the virtual clock's jump
-//! against a wake (the stand-in poller's lock).
+//! code cannot tell apart. So the facade's `block_on` and `unblock` call
+//! `enable` first, and from then on each stretch of bureau's code wrapped
+//! in [`internal`] runs with loom's exploration stopped: loom runs it
+//! straight through, as one step, and explores only around it. The user's
+//! code (a poll, a job's `f`, the drop of what a job or a task holds, a
+//! waker bureau did not make), and every call that may block or yield,
+//! runs in [`external`], with exploration on again. What the user can
+//! observe of bureau is explored in full: a job's completion against the
+//! poll that looks for it (`Caught`'s hand-off lock), and the virtual
+//! clock's jump against a wake (the stand-in poller's lock).
 //!
-//! The invariant that keeps this sound: a thread never switches out inside
-//! [`internal`]. loom only switches threads at a blocking call, a yield, or
-//! a choice it explores; inside [`internal`] it explores no choice, every
-//! blocking call and yield is wrapped in [`external`], and a lock taken
-//! there by `lock` that another thread holds is waited for in
-//! [`external`] too.
+//! The invariants that keep this sound:
+//!
+//! - A thread never switches out inside [`internal`]. loom only switches
+//!   threads at a blocking call, a yield, or a choice it explores; inside
+//!   [`internal`] it explores no choice, every blocking call and yield is
+//!   wrapped in [`external`], and a lock taken there by `lock` that
+//!   another thread holds is waited for in [`external`] too.
+//! - Every execution of a model makes the same steps, so that loom can
+//!   replay a choice it recorded. The mode is per OS thread (one test) and
+//!   stays on once on, so it is on from the start of every execution but
+//!   the first; in the first it comes on at the first `block_on` or
+//!   `unblock`, before which the facade runs nothing of bureau's.
+//!
+//! What the single steps do not explore:
+//!
+//! - Another thread running between a thread's last explored operation and
+//!   the step that follows it: loom switches threads only before an
+//!   explored operation, so a step runs right after the operation before
+//!   it (another thread's steps come before that operation or after the
+//!   step). A point before every step would close this, and cost what the
+//!   steps save (two jobs: 466 interleavings became more than 680,000).
+//!   Two steps' order matters to the user only through the explored races
+//!   above, by design, and bureau's own models check the protocols; where
+//!   it mattered anyway (the pool counted a worker idle before a cancelled
+//!   job's captures were dropped, and left the next job to it), the run
+//!   with every step explored found it: `BUREAU_LOOM_EXPLORE_ALL=1`, which
+//!   CI runs on `examples/loom-user`.
+//! - A waker of the user's that bureau clones or drops while it registers
+//!   it (a user polling bureau's futures with wakers of their own): it
+//!   runs inside bureau's step.
 //!
 //! In a normal build both calls are `f()`, inlined: this module must never
 //! cost a normal build anything.
@@ -33,8 +58,8 @@ mod imp {
     // std's thread-locals are per model, shared by its threads: `DEPTH` is
     // that of the one thread inside `internal`, if any.
     std::thread_local! {
-        /// Whether the facade runs in this model (bureau's own models of
-        /// its crates never turn it on, and explore everything).
+        /// Whether the facade runs in this test's models (bureau's own
+        /// models of its crates never turn it on, and explore everything).
         static ON: Cell<bool> = const { Cell::new(false) };
         /// How deep the running thread is in nested `internal` calls.
         static DEPTH: Cell<usize> = const { Cell::new(0) };
@@ -44,9 +69,9 @@ mod imp {
     const EXPLORE_ALL: &str = "BUREAU_LOOM_EXPLORE_ALL";
 
     /// Makes bureau's code in `internal` single steps from now on, in the
-    /// loom models run by this OS thread, unless `BUREAU_LOOM_EXPLORE_ALL`
-    /// is `1`. Any other value is reported on stderr, once per model
-    /// thread, and ignored.
+    /// loom models run by this OS thread (one test), unless
+    /// `BUREAU_LOOM_EXPLORE_ALL` is `1`. Any other value is reported on
+    /// stderr, once per test, and ignored.
     pub fn enable() {
         if ON.get() {
             return;

@@ -130,9 +130,11 @@ impl RunQueue {
                 Mode::Running => local.queue.push_back(runnable),
                 Mode::InPark => local.push_parked(runnable),
                 Mode::Closed => {
-                    // The executor is gone: drop the task, outside the borrow.
+                    // The executor is gone: drop the task, outside the borrow
+                    // (its future is user code, explored in a user's loom
+                    // model).
                     drop(local);
-                    drop(runnable);
+                    opaque::external(|| drop(runnable));
                     return;
                 }
             }
