@@ -16,7 +16,7 @@
 //! poll that looks for it (`Caught`'s hand-off lock), and the virtual
 //! clock's jump against a wake (the stand-in poller's lock).
 //!
-//! The invariants that keep this sound:
+//! The invariants that keep loom's search consistent:
 //!
 //! - A thread never switches out inside [`internal`]. loom only switches
 //!   threads at a blocking call, a yield, or a choice it explores; inside
