@@ -110,15 +110,6 @@ impl<F: Future + Unpin> Future for Caught<F> {
         // is what the user's model must see both ways.
         #[cfg(loom)]
         crate::opaque::external(|| drop(crate::opaque::lock(&this.hand_off)));
-        crate::opaque::internal(|| this.poll_registered(cx))
-    }
-}
-
-impl<F: Future + Unpin> Caught<F> {
-    /// [`Caught::poll`] past the hand-off: registers `cx`'s waker, wrapped,
-    /// and polls the future with it.
-    fn poll_registered(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self;
         let (_, caught) = match &mut this.registered {
             Some(r) if r.0.will_wake(cx.waker()) => r,
             slot => slot.insert((

@@ -44,8 +44,8 @@
 //!   with every step explored found it: `BUREAU_LOOM_EXPLORE_ALL=1`, which
 //!   CI runs on `examples/loom-user`.
 //! - A waker of the user's that bureau clones or drops while it registers
-//!   it (a user polling bureau's futures with wakers of their own): it
-//!   runs inside bureau's step.
+//!   a timer (a user polling a `Timer` with a waker of their own): it runs
+//!   inside bureau's step.
 //!
 //! In a normal build both calls are `f()`, inlined: this module must never
 //! cost a normal build anything.
